@@ -91,7 +91,8 @@ export function parseSignedRevocation(input: unknown): SignedRevocation {
   for (const field of ["nonce", "deadline"] as const) {
     if (typeof o[field] !== "string" || !/^[0-9]+$/.test(o[field] as string)) fail(`${field} must be a decimal string`);
   }
-  if (typeof o.signature !== "string" || !isHex(o.signature) || o.signature.length !== 132) fail("signature must be 65 bytes hex");
+  if (typeof o.signature !== "string" || !isHex(o.signature) || o.signature.length !== 132)
+    fail("signature must be 65 bytes hex");
   return o as unknown as SignedRevocation;
 }
 

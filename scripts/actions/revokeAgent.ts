@@ -15,9 +15,13 @@ export async function checkRevocable(kc: Killcord, ref: string, revoker: Hex): P
     args: [agent.uid],
   });
   if (attestation.attester.toLowerCase() !== revoker.toLowerCase()) {
-    throw new CliError("NOT_ATTESTER", `only the attester ${attestation.attester} can revoke ${agent.uid} (wallet is ${revoker})`, {
-      details: { attester: attestation.attester },
-    });
+    throw new CliError(
+      "NOT_ATTESTER",
+      `only the attester ${attestation.attester} can revoke ${agent.uid} (wallet is ${revoker})`,
+      {
+        details: { attester: attestation.attester },
+      },
+    );
   }
   if (attestation.revocationTime !== 0n) {
     throw new CliError("ALREADY_REVOKED", `attestation ${agent.uid} was already revoked`);

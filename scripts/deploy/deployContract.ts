@@ -1,6 +1,6 @@
 import type { Abi, Address, Hex } from "viem";
-import { requireWallet, type ChainConnection } from "../lib/chain.ts";
 import { type ContractName, loadArtifact } from "../lib/artifacts.ts";
+import { type ChainConnection, requireWallet } from "../lib/chain.ts";
 
 /** Deploys a compiled contract and waits for it; returns its address and block. */
 export async function deployContract(

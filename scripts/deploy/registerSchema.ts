@@ -1,7 +1,7 @@
 import type { Address, Hex } from "viem";
 import { killcordRegistryAbi } from "../../contracts/abi/KillcordRegistry.ts";
 import { schemaRegistryAbi } from "../../contracts/abi/SchemaRegistry.ts";
-import { requireWallet, type ChainConnection } from "../lib/chain.ts";
+import { type ChainConnection, requireWallet } from "../lib/chain.ts";
 
 /** Step 3: register the agent schema (read from the registry contract) with the registry as its resolver. */
 export async function registerSchema(

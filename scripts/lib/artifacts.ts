@@ -8,8 +8,7 @@ export const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
 const artifactPaths = {
   KillcordRegistry: "artifacts/contracts/KillcordRegistry.sol/KillcordRegistry.json",
   EAS: "artifacts/@ethereum-attestation-service/eas-contracts/contracts/EAS.sol/EAS.json",
-  SchemaRegistry:
-    "artifacts/@ethereum-attestation-service/eas-contracts/contracts/SchemaRegistry.sol/SchemaRegistry.json",
+  SchemaRegistry: "artifacts/@ethereum-attestation-service/eas-contracts/contracts/SchemaRegistry.sol/SchemaRegistry.json",
 } as const;
 
 export type ContractName = keyof typeof artifactPaths;

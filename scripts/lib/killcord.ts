@@ -1,4 +1,4 @@
-import { BaseError, ContractFunctionRevertedError, type Abi, type Hex, type TransactionReceipt } from "viem";
+import { type Abi, BaseError, ContractFunctionRevertedError, type Hex, type TransactionReceipt } from "viem";
 import { easAbi } from "../../contracts/abi/EAS.ts";
 import { killcordRegistryAbi } from "../../contracts/abi/KillcordRegistry.ts";
 import { type ChainConnection, type ConnectOptions, connectChain, requireWallet } from "./chain.ts";
@@ -16,7 +16,10 @@ export async function openKillcord(options: ConnectOptions & { deploymentsDir?: 
   const dir = options.deploymentsDir ?? deploymentsDir();
   const deployment = readDeployment(connection.chain.id, dir);
   if (deployment === undefined) {
-    throw new CliError("NOT_DEPLOYED", `no Killcord deployment for chain ${connection.chain.id} in ${dir}: run \`killcord deploy\``);
+    throw new CliError(
+      "NOT_DEPLOYED",
+      `no Killcord deployment for chain ${connection.chain.id} in ${dir}: run \`killcord deploy\``,
+    );
   }
   const genesis = await connection.publicClient.getBlock({ blockNumber: 0n });
   if (genesis.hash !== deployment.genesisHash) {

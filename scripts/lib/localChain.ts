@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createRequire } from "node:module";
 import { once } from "node:events";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { packageRoot } from "./artifacts.ts";
 

@@ -10,7 +10,8 @@ export const hardhatAccount0Key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbe
 export function parsePort(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new CliError("INVALID_ARGUMENT", `--port must be 1-65535, got ${value}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new CliError("INVALID_ARGUMENT", `--port must be 1-65535, got ${value}`);
   return port;
 }
 

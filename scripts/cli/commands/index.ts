@@ -1,14 +1,7 @@
 import type { Command } from "../context.ts";
 import { agentRegisterCommand, statusCommand } from "./agent.ts";
 import { chainCommand, deployCommand } from "./chain.ts";
-import {
-  fleetKillCommand,
-  guardianAddCommand,
-  guardianRemoveCommand,
-  killCommand,
-  relayCommand,
-  revokeCommand,
-} from "./kill.ts";
+import { fleetKillCommand, guardianAddCommand, guardianRemoveCommand, killCommand, relayCommand, revokeCommand } from "./kill.ts";
 
 /** Every CLI command; multi-word names ("agent register") are matched on the leading positionals. */
 export const commands: Command[] = [

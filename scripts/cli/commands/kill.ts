@@ -8,14 +8,16 @@ import { CliError } from "../../lib/errors.ts";
 import { type Command, type CommandContext, openFromEnv, requirePositional, stringFlag } from "../context.ts";
 
 function parseAddress(value: string | undefined, what: string): Address {
-  if (value === undefined || !isAddress(value, { strict: false })) throw new CliError("INVALID_ARGUMENT", `${what} must be an address, got ${JSON.stringify(value ?? "")}`);
+  if (value === undefined || !isAddress(value, { strict: false }))
+    throw new CliError("INVALID_ARGUMENT", `${what} must be an address, got ${JSON.stringify(value ?? "")}`);
   return getAddress(value);
 }
 
 export const revokeCommand: Command = {
   name: "revoke",
   usage: "killcord revoke <agentId|uid> [--sign-only [--deadline UNIX_SECONDS]]",
-  summary: "revoke the agent's EAS attestation from the wallet (kills the agentId for good); --sign-only prints an EIP-712 delegated revocation instead",
+  summary:
+    "revoke the agent's EAS attestation from the wallet (kills the agentId for good); --sign-only prints an EIP-712 delegated revocation instead",
   options: { "sign-only": { type: "boolean" }, deadline: { type: "string" } },
   async run(ctx) {
     const ref = requirePositional(ctx, 0, "<agentId|uid>");
