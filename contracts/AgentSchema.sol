@@ -25,7 +25,12 @@ enum AgentStatus {
     AncestorInactive
 }
 
-/// @notice What the registry keeps per agent attestation (one uid). Packed into three storage slots.
+/// @dev AgentRecord.flags bits.
+uint8 constant FLAG_REVOKED = 1; // the EAS attestation was revoked
+uint8 constant FLAG_KILLED = 2; // the agentId was killed while this was its current attestation
+
+/// @notice What the registry keeps per agent attestation (one uid). Packed into three storage slots (two for a
+///         root agent), so that a revocation or kill flips bits in a slot it already touches.
 struct AgentRecord {
     bytes32 agentId; // The agent's stable identity (from the attestation data).
     bytes32 parent; // The parent agent's attestation uid, or zero for a root agent.
@@ -33,5 +38,5 @@ struct AgentRecord {
     uint40 expirationTime; // Copied from the attestation: zero never expires.
     uint40 attestedBlock; // The block the attestation was made in (fleet kills cover up to a block).
     uint8 depth; // 0 for a root agent, parent's depth + 1 for a sub-agent.
-    bool revoked; // The EAS attestation was revoked.
+    uint8 flags; // FLAG_REVOKED | FLAG_KILLED.
 }

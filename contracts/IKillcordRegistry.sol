@@ -104,8 +104,8 @@ interface IKillcordRegistry {
     /// @notice What the registry keeps for the attestation `uid` (all zero when unknown).
     function getAgent(bytes32 uid) external view returns (AgentRecord memory);
 
-    /// @notice When `agentId` was killed (seconds), zero while it was not.
-    function killedAt(bytes32 agentId) external view returns (uint40);
+    /// @notice Whether `agentId` was killed (revocation of its current attestation, registry kill or fleet kill).
+    function isKilled(bytes32 agentId) external view returns (bool);
 
     /// @notice The last block covered by `operator`'s latest fleet kill, zero if none.
     function fleetKilledUpToBlock(address operator) external view returns (uint256);

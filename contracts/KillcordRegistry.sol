@@ -4,7 +4,9 @@ pragma solidity 0.8.29;
 import { IEAS, Attestation } from "@ethereum-attestation-service/eas-contracts/contracts/IEAS.sol";
 import { SchemaResolver } from "@ethereum-attestation-service/eas-contracts/contracts/resolver/SchemaResolver.sol";
 
-import { AGENT_SCHEMA, MAX_DELEGATION_DEPTH, AgentRecord, AgentStatus } from "./AgentSchema.sol";
+import {
+    AGENT_SCHEMA, FLAG_KILLED, FLAG_REVOKED, MAX_DELEGATION_DEPTH, AgentRecord, AgentStatus
+} from "./AgentSchema.sol";
 import { IKillcordRegistry } from "./IKillcordRegistry.sol";
 
 /// @title KillcordRegistry
@@ -17,7 +19,6 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
 
     mapping(bytes32 uid => AgentRecord) private _records;
     mapping(bytes32 agentId => bytes32 uid) private _currentUid;
-    mapping(bytes32 agentId => uint40 killedAt) private _killedAt;
     mapping(address operator => uint256 blockNumber) private _fleetKilledUpToBlock;
     mapping(address operator => mapping(address guardian => bool appointed)) private _guardians;
 
@@ -71,8 +72,11 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
     }
 
     /// @inheritdoc IKillcordRegistry
-    function killedAt(bytes32 agentId) external view returns (uint40) {
-        return _killedAt[agentId];
+    function isKilled(bytes32 agentId) external view returns (bool) {
+        bytes32 uid = _currentUid[agentId];
+        if (uid == 0) return false;
+        AgentRecord storage record = _records[uid];
+        return record.flags & FLAG_KILLED != 0 || _isFleetKilled(record);
     }
 
     /// @inheritdoc IKillcordRegistry
@@ -106,10 +110,12 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
     function kill(bytes32 agentId, string calldata reason) external {
         bytes32 uid = _currentUid[agentId];
         if (uid == 0) revert UnknownAgent(agentId);
-        address operator = _records[uid].operator;
+        AgentRecord storage record = _records[uid];
+        address operator = record.operator;
         _requireOperatorOrGuardian(operator);
-        if (_killedAt[agentId] != 0) revert AgentAlreadyKilled(agentId);
-        _killedAt[agentId] = _time();
+        if (record.flags & FLAG_KILLED != 0) revert AgentAlreadyKilled(agentId);
+        // The kill lives on the current attestation's record: a killed agentId never gets another one.
+        record.flags |= FLAG_KILLED;
         emit AgentKilled(agentId, uid, operator, msg.sender, reason);
     }
 
@@ -129,7 +135,6 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
         if (!attestation.revocable) revert AttestationNotRevocable(attestation.uid);
         (bytes32 agentId,, address signer) = abi.decode(attestation.data, (bytes32, string, address));
         if (agentId == 0) revert ZeroAgentId(attestation.uid);
-        if (_killedAt[agentId] != 0) revert AgentIdKilled(agentId);
 
         address operator = attestation.attester;
         uint8 depth = 0;
@@ -151,7 +156,7 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
         if (previous != 0) {
             AgentRecord storage previousRecord = _records[previous];
             if (previousRecord.operator != operator) revert AgentIdTaken(agentId, previousRecord.operator);
-            if (_isFleetKilled(previousRecord)) revert AgentIdKilled(agentId);
+            if (previousRecord.flags & FLAG_KILLED != 0 || _isFleetKilled(previousRecord)) revert AgentIdKilled(agentId);
             emit AgentSuperseded(agentId, previous, attestation.uid);
         }
         _currentUid[agentId] = attestation.uid;
@@ -174,9 +179,9 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
     function onRevoke(Attestation calldata attestation, uint256 /* value */ ) internal override returns (bool) {
         AgentRecord storage record = _records[attestation.uid];
         bytes32 agentId = record.agentId;
-        record.revoked = true;
-        bool kills = _currentUid[agentId] == attestation.uid && _killedAt[agentId] == 0;
-        if (kills) _killedAt[agentId] = _time();
+        uint8 flags = record.flags;
+        bool kills = flags & FLAG_KILLED == 0 && _currentUid[agentId] == attestation.uid;
+        record.flags = flags | FLAG_REVOKED | (kills ? FLAG_KILLED : 0);
         emit AgentRevoked(agentId, attestation.uid, record.operator, kills);
         return true;
     }
@@ -202,10 +207,17 @@ contract KillcordRegistry is IKillcordRegistry, SchemaResolver {
     /// @dev One attestation's state, ignoring its ancestors. Order: revoked, killed, fleet-killed, superseded,
     ///      expired.
     function _ownStatus(bytes32 uid, AgentRecord storage record) private view returns (AgentStatus) {
-        if (record.revoked) return AgentStatus.Revoked;
-        if (_killedAt[record.agentId] != 0) return AgentStatus.Killed;
+        uint8 flags = record.flags;
+        if (flags & FLAG_REVOKED != 0) return AgentStatus.Revoked;
+        if (flags & FLAG_KILLED != 0) return AgentStatus.Killed;
         if (_isFleetKilled(record)) return AgentStatus.FleetKilled;
-        if (_currentUid[record.agentId] != uid) return AgentStatus.Superseded;
+        bytes32 current = _currentUid[record.agentId];
+        if (current != uid) {
+            // A superseded attestation shares its agentId's fate: killed if the current one was killed.
+            AgentRecord storage currentRecord = _records[current];
+            if (currentRecord.flags & FLAG_KILLED != 0 || _isFleetKilled(currentRecord)) return AgentStatus.Killed;
+            return AgentStatus.Superseded;
+        }
         uint40 expiration = record.expirationTime;
         if (expiration != 0 && expiration <= _time()) return AgentStatus.Expired;
         return AgentStatus.Active;

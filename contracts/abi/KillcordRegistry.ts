@@ -637,9 +637,9 @@ export const killcordRegistryAbi = [
             "type": "uint8"
           },
           {
-            "internalType": "bool",
-            "name": "revoked",
-            "type": "bool"
+            "internalType": "uint8",
+            "name": "flags",
+            "type": "uint8"
           }
         ],
         "internalType": "struct AgentRecord",
@@ -683,6 +683,25 @@ export const killcordRegistryAbi = [
       }
     ],
     "name": "isGuardian",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "agentId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "isKilled",
     "outputs": [
       {
         "internalType": "bool",
@@ -740,25 +759,6 @@ export const killcordRegistryAbi = [
     "name": "killFleet",
     "outputs": [],
     "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "agentId",
-        "type": "bytes32"
-      }
-    ],
-    "name": "killedAt",
-    "outputs": [
-      {
-        "internalType": "uint40",
-        "name": "",
-        "type": "uint40"
-      }
-    ],
-    "stateMutability": "view",
     "type": "function"
   },
   {

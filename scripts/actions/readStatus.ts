@@ -13,8 +13,8 @@ export interface AgentChainStatus {
   operator: Address;
   parent: Hex;
   depth: number;
-  /** Unix seconds the agentId was killed, or null. */
-  killedAt: number | null;
+  /** The agentId itself is killed (it can never be attested active again). */
+  killed: boolean;
   chainId: number;
   blockNumber: number;
 }
@@ -24,10 +24,10 @@ export async function readStatus(kc: Killcord, ref: string): Promise<AgentChainS
   const { agentId, uid } = await resolveAgent(kc, ref);
   const blockNumber = await kc.publicClient.getBlockNumber();
   const read = { address: kc.deployment.registry, abi: killcordRegistryAbi, blockNumber } as const;
-  const [status, record, killedAt] = await Promise.all([
+  const [status, record, killed] = await Promise.all([
     kc.publicClient.readContract({ ...read, functionName: "status", args: [uid] }),
     kc.publicClient.readContract({ ...read, functionName: "getAgent", args: [uid] }),
-    kc.publicClient.readContract({ ...read, functionName: "killedAt", args: [agentId] }),
+    kc.publicClient.readContract({ ...read, functionName: "isKilled", args: [agentId] }),
   ]);
   const name = agentStatusName(status);
   return {
@@ -38,7 +38,7 @@ export async function readStatus(kc: Killcord, ref: string): Promise<AgentChainS
     operator: record.operator,
     parent: record.parent,
     depth: record.depth,
-    killedAt: killedAt === 0 ? null : killedAt,
+    killed,
     chainId: kc.chain.id,
     blockNumber: Number(blockNumber),
   };

@@ -58,7 +58,7 @@ export const statusCommand: Command = {
         `  uid      ${status.uid}`,
         `  operator ${status.operator}`,
         `  depth    ${status.depth}${status.depth > 0 ? ` (parent ${status.parent})` : ""}`,
-        ...(status.killedAt === null ? [] : [`  killed   ${new Date(status.killedAt * 1000).toISOString()}`]),
+        ...(status.killed ? ["  the agentId is killed for good: it can never be registered again"] : []),
         `  as of block ${status.blockNumber} on chain ${status.chainId}`,
       ].join("\n"),
     };
