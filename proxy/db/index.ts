@@ -1,0 +1,38 @@
+/**
+ * The control plane's durable store: embedded PGlite by default (one command runs everything), Postgres
+ * when DATABASE_URL is set. Both speak the same SQL; numbered migrations in ./migrations run at start.
+ * Times are stored as bigint milliseconds and come back as JS numbers from both drivers.
+ */
+import type { ProxyConfig } from "../config.ts";
+import { runMigrations } from "./migrate.ts";
+import { openPglite } from "./pglite.ts";
+import { openPostgres } from "./postgres.ts";
+
+export interface Db {
+  /** One statement with $1.. parameters. */
+  query<T = any>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  /**
+   * Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. Inside, `tx` is the
+   * transaction; calling `tx.transaction` joins the same transaction (no nesting).
+   */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A driver's session: a Db that can also run a multi-statement script (migrations only). */
+export interface Session extends Db {
+  exec(sql: string): Promise<void>;
+  transaction<T>(fn: (tx: Session) => Promise<T>): Promise<T>;
+}
+
+/** Opens the configured store (PGlite in config.dataDir unless config.databaseUrl) and migrates it. */
+export async function openDb(config: Pick<ProxyConfig, "databaseUrl" | "dataDir">): Promise<Db> {
+  const db = config.databaseUrl === undefined ? await openPglite(config.dataDir) : await openPostgres(config.databaseUrl);
+  try {
+    await runMigrations(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return db;
+}
