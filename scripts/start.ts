@@ -1,13 +1,17 @@
 // `npm start`: the local stack for development. Starts a Hardhat node with Killcord deployed (the same as
 // `killcord chain`); later parts (indexer, proxy) are added here in order.
+
+import { hardhatAccount0Key, parsePort } from "./cli/commands/chain.ts";
 import { deployKillcord } from "./deploy/deploy.ts";
 import { connectChain } from "./lib/chain.ts";
 import { startLocalChain } from "./lib/localChain.ts";
-import { hardhatAccount0Key, parsePort } from "./cli/commands/chain.ts";
 
 const port = parsePort(process.env.KILLCORD_CHAIN_PORT, 8545);
 const chain = await startLocalChain({ port });
-const connection = await connectChain({ rpcUrl: chain.rpcUrl, privateKey: process.env.KILLCORD_PRIVATE_KEY ?? hardhatAccount0Key });
+const connection = await connectChain({
+  rpcUrl: chain.rpcUrl,
+  privateKey: process.env.KILLCORD_PRIVATE_KEY ?? hardhatAccount0Key,
+});
 const { deployment, path } = await deployKillcord(connection);
 
 console.log(`Killcord local stack

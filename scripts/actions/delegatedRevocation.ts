@@ -107,7 +107,13 @@ export async function relayRevocation(
   if (signed.eas.toLowerCase() !== kc.deployment.eas.toLowerCase()) {
     throw new CliError("WRONG_CHAIN", `the revocation names EAS at ${signed.eas}, this deployment's EAS is ${kc.deployment.eas}`);
   }
-  const { r, s, v, yParity } = parseSignature(signed.signature);
+  let parts: ReturnType<typeof parseSignature>;
+  try {
+    parts = parseSignature(signed.signature);
+  } catch (cause) {
+    throw new CliError("INVALID_SIGNATURE", "the revocation's signature is not a valid ECDSA signature", { cause });
+  }
+  const { r, s, v, yParity } = parts;
   const receipt = await sendContract(kc, "relay", {
     address: kc.deployment.eas,
     abi: easAbi,

@@ -23,6 +23,8 @@ export interface Command {
   usage: string;
   summary: string;
   options?: Record<string, { type: "string" | "boolean"; short?: string }>;
+  /** Sends transactions: refuse early (MISSING_WALLET) when KILLCORD_PRIVATE_KEY is unset. */
+  needsWallet?: boolean;
   run(ctx: CommandContext): Promise<CommandResult>;
 }
 

@@ -22,11 +22,10 @@ function findCommand(args: string[]): { command: Command; rest: string[] } | und
 }
 
 function help(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
   return [
     "killcord: a kill switch for AI agents whose root of trust is onchain",
     "",
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...commands.map((c) => `  ${c.usage}\n      ${c.summary}`),
     "",
     "Every command takes --json. Environment: KILLCORD_RPC_URL (default http://127.0.0.1:8545),",
     "KILLCORD_PRIVATE_KEY (the wallet), KILLCORD_CHAIN_ID (refuse other chains), KILLCORD_DEPLOYMENTS_DIR.",
@@ -65,6 +64,12 @@ async function main(argv: string[]): Promise<number> {
         if (!json) console.error(line);
       },
     };
+    if (command.needsWallet === true && (process.env.KILLCORD_PRIVATE_KEY ?? "") === "") {
+      throw new CliError(
+        "MISSING_WALLET",
+        `\`${command.name}\` sends a transaction: set KILLCORD_PRIVATE_KEY to the wallet's key`,
+      );
+    }
     const result = await command.run(ctx);
     console.log(json ? JSON.stringify(result.json) : result.human);
     return 0;

@@ -62,7 +62,9 @@ export function explainRevert(error: unknown, action: string): Error {
         details: { error: name, args },
       });
     }
-    const message = error.shortMessage;
+    // shortMessage alone can be as vague as "Missing or invalid parameters"; the node's details say why
+    // (e.g. the wallet has no funds for gas).
+    const message = error.details ? `${error.shortMessage} (${error.details})` : error.shortMessage;
     if (/fetch failed|ECONNREFUSED|HTTP request failed|socket/i.test(error.message)) {
       return new CliError("RPC_UNREACHABLE", `${action} failed: the chain stopped answering (${message})`, { cause: error });
     }

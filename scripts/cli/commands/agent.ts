@@ -5,6 +5,7 @@ import { type Command, openFromEnv, requirePositional, stringFlag } from "../con
 
 export const agentRegisterCommand: Command = {
   name: "agent register",
+  needsWallet: true,
   usage: "killcord agent register --name N [--signer ADDR] [--parent UID] [--agent-id ID] [--expires UNIX_SECONDS]",
   summary: "attest an agent (or a delegated sub-agent with --parent) from the wallet",
   options: {

@@ -17,6 +17,7 @@ export function parsePort(value: string | undefined, fallback: number): number {
 
 export const deployCommand: Command = {
   name: "deploy",
+  needsWallet: true,
   usage: "killcord deploy",
   summary: "deploy EAS (local chains), the registry and the agent schema; reuse an existing deployment",
   async run(ctx) {

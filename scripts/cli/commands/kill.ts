@@ -15,6 +15,7 @@ function parseAddress(value: string | undefined, what: string): Address {
 
 export const revokeCommand: Command = {
   name: "revoke",
+  needsWallet: true,
   usage: "killcord revoke <agentId|uid> [--sign-only [--deadline UNIX_SECONDS]]",
   summary:
     "revoke the agent's EAS attestation from the wallet (kills the agentId for good); --sign-only prints an EIP-712 delegated revocation instead",
@@ -50,6 +51,7 @@ function readInput(ctx: CommandContext): string {
 
 export const relayCommand: Command = {
   name: "relay",
+  needsWallet: true,
   usage: "killcord relay [FILE|-]",
   summary: "submit a delegated revocation (from `revoke --sign-only`) from this wallet",
   async run(ctx) {
@@ -72,6 +74,7 @@ export const relayCommand: Command = {
 
 export const killCommand: Command = {
   name: "kill",
+  needsWallet: true,
   usage: "killcord kill <agentId|uid> --reason R",
   summary: "kill an agent through the registry (operator or guardian); irreversible",
   options: { reason: { type: "string" } },
@@ -90,6 +93,7 @@ export const killCommand: Command = {
 
 export const fleetKillCommand: Command = {
   name: "fleet-kill",
+  needsWallet: true,
   usage: "killcord fleet-kill [--operator ADDR] [--reason R]",
   summary: "kill every agent the operator (default: the wallet) attested up to this block",
   options: { operator: { type: "string" }, reason: { type: "string" } },
@@ -108,6 +112,7 @@ export const fleetKillCommand: Command = {
 function guardianCommand(appoint: boolean): Command {
   return {
     name: appoint ? "guardian add" : "guardian remove",
+    needsWallet: true,
     usage: `killcord guardian ${appoint ? "add" : "remove"} ADDR`,
     summary: appoint ? "let ADDR kill the wallet's agents" : "stop ADDR from killing the wallet's agents",
     async run(ctx) {
