@@ -10,5 +10,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     pool: "forks",
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a closing "N passed, N failed" line.
+    reporters: ["default", ["json", { outputFile: ".vitest-results.json" }]],
   },
 });
