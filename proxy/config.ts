@@ -44,6 +44,8 @@ export interface ProxyConfig {
   readonly deploymentsDir?: string;
   /** Expected chain id; a mismatch refuses to start. KILLCORD_CHAIN_ID, default unset (whatever the RPC says). */
   readonly chainId?: number;
+  /** Deadline of the gate's Redis round trip (and every proxy Redis command), in milliseconds; past it the gate answers GATE_UNAVAILABLE. KILLCORD_GATE_TIMEOUT_MS, default 1000. */
+  readonly gateTimeoutMs: number;
   /** When Redis is unreachable, let requests through instead of 503 GATE_UNAVAILABLE. KILLCORD_GATE_FAIL_OPEN=1, default false (fail closed). */
   readonly failOpen: boolean;
   /** The proxy's public base URL (SIWE domain and uri come from it). KILLCORD_PUBLIC_URL, default "http://<host>:<port>". */
@@ -120,6 +122,7 @@ const envSchema = z.object({
     .optional()
     .transform((v) => (v === undefined ? undefined : Number(v))),
   KILLCORD_GATE_FAIL_OPEN: flag,
+  KILLCORD_GATE_TIMEOUT_MS: int(10, 60_000, 1000),
   KILLCORD_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   KILLCORD_SIWE_TTL_SECONDS: int(30, 86_400, 300),
   KILLCORD_SUSPEND_TTL_SECONDS: int(1, 365 * 86_400, 86_400),
@@ -208,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     deploymentsDir: e.KILLCORD_DEPLOYMENTS_DIR,
     chainId: e.KILLCORD_CHAIN_ID,
     failOpen: e.KILLCORD_GATE_FAIL_OPEN,
+    gateTimeoutMs: e.KILLCORD_GATE_TIMEOUT_MS,
     publicUrl,
     siweTtlSeconds: e.KILLCORD_SIWE_TTL_SECONDS,
     suspendTtlSeconds: e.KILLCORD_SUSPEND_TTL_SECONDS,

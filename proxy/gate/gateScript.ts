@@ -1,0 +1,120 @@
+/**
+ * The gate's one Redis round trip: a Lua script over keys of one hash-tag slot (`kc:{agentId}:...`) that
+ * decides a request from the state documented in proxy/store/agentState.ts and proxy/store/denyKey.ts.
+ *
+ * Order of checks (first failure wins):
+ *   1. the credential exists                       else INVALID_CREDENTIAL (reveals nothing else)
+ *   2. deny key                                    AGENT_KILLED / AGENT_SUSPENDED / ATTESTATION_REVOKED
+ *   3. credential revoked, or issued before cutoff CREDENTIAL_REVOKED
+ *   4. Tier 2 (flags.agent == "0")                 AGENT_DISABLED
+ *   5. Tier 1 (flags["provider:<name>"] == "0")    PROVIDER_DISABLED
+ *   6. guardrails, all-providers scope "*" then the provider's scope:
+ *        spend today >= usd limit                  BUDGET_EXCEEDED
+ *        requests this minute / day + 1 > limit    RATE_LIMITED
+ *      A breach trips the scope's configured action ("tier1": this provider, "tier2": the agent) by writing
+ *      the flag and `tripped:<flag field>` (JSON: why) into the flags hash, once.
+ *   7. otherwise the request counters are incremented (same script, so exactly N of N+M concurrent
+ *      requests pass a limit of N) and the verdict is OK.
+ * With ARGV[3] = "0" the script authenticates and checks 1-5 but neither checks nor counts guardrails (used
+ * when the provider connection does not exist, so a 404 does not spend the agent's rate).
+ *
+ * Reply: {"OK"} | {code} | {"DENY", code, state} | {code, scope, kind, limit, value, action, tripped}.
+ */
+export const gateLua = `
+local cred = redis.call('HMGET', KEYS[3], 'issuedAt', 'revokedAt')
+if not cred[1] then return {'INVALID_CREDENTIAL'} end
+local deny = redis.call('GET', KEYS[1])
+if deny then
+  local ok, rec = pcall(cjson.decode, deny)
+  if ok and type(rec) == 'table' then return {'DENY', tostring(rec.code), tostring(rec.state)} end
+  -- An unreadable deny key still denies: fail closed.
+  return {'DENY', 'AGENT_KILLED', 'killed'}
+end
+if cred[2] then return {'CREDENTIAL_REVOKED'} end
+local p = ARGV[1]
+local flags = redis.call('HMGET', KEYS[2], 'agent', 'provider:' .. p, 'cutoff')
+if flags[3] then
+  local cutoff = tonumber(flags[3]) or math.huge
+  local issued = tonumber(cred[1]) or 0
+  if issued < cutoff then return {'CREDENTIAL_REVOKED'} end
+end
+if flags[1] == '0' then return {'AGENT_DISABLED'} end
+if flags[2] == '0' then return {'PROVIDER_DISABLED'} end
+if ARGV[3] ~= '1' then return {'OK'} end
+
+local g = redis.call('HMGET', KEYS[4], '*:rpm', '*:rpd', '*:usd', '*:action', p .. ':rpm', p .. ':rpd', p .. ':usd', p .. ':action')
+-- A limit that is present but unreadable counts as 0 (deny): fail closed.
+local function limit(v) if v then return tonumber(v) or 0 end return nil end
+local function breach(code, scope, kind, lim, value, action)
+  local field = nil
+  if action == 'tier2' then field = 'agent' elseif action == 'tier1' then field = 'provider:' .. p end
+  local tripped = 0
+  if field and redis.call('HGET', KEYS[2], field) ~= '0' then
+    local why = cjson.encode({by = 'guardrail', code = code, scope = scope, kind = kind, limit = lim, value = value, at = tonumber(ARGV[2])})
+    redis.call('HSET', KEYS[2], field, '0', 'tripped:' .. field, why)
+    tripped = 1
+  end
+  return {code, scope, kind, tostring(lim), tostring(value), action or '', tripped}
+end
+for s = 0, 1 do
+  local scope = '*'
+  if s == 1 then scope = p end
+  local rpm, rpd, usd, action = limit(g[s * 4 + 1]), limit(g[s * 4 + 2]), limit(g[s * 4 + 3]), g[s * 4 + 4]
+  local k = 5 + s * 3
+  if usd then
+    local spent = tonumber(redis.call('GET', KEYS[k + 2]) or '0') or 0
+    if spent >= usd then return breach('BUDGET_EXCEEDED', scope, 'usd', usd, spent, action) end
+  end
+  if rpm then
+    local n = tonumber(redis.call('GET', KEYS[k]) or '0') or 0
+    if n + 1 > rpm then return breach('RATE_LIMITED', scope, 'rpm', rpm, n, action) end
+  end
+  if rpd then
+    local n = tonumber(redis.call('GET', KEYS[k + 1]) or '0') or 0
+    if n + 1 > rpd then return breach('RATE_LIMITED', scope, 'rpd', rpd, n, action) end
+  end
+end
+local counters = {{KEYS[5], ARGV[4]}, {KEYS[6], ARGV[5]}, {KEYS[8], ARGV[4]}, {KEYS[9], ARGV[5]}}
+for _, c in ipairs(counters) do
+  if redis.call('INCR', c[1]) == 1 then redis.call('PEXPIRE', c[1], c[2]) end
+end
+return {'OK'}
+`;
+
+/**
+ * Adds metered spend (micro-USD) to today's counters, all-providers and per-provider, and trips the
+ * configured tier when this addition crosses a spend limit (once: only the crossing request trips).
+ * KEYS: usd:*:<day>, usd:<provider>:<day>, guardrails, flags. ARGV: micro-USD, provider, day TTL ms, now ms.
+ * Reply: {} | {"BUDGET_EXCEEDED", scope, "usd", limit, value, action, tripped}.
+ */
+export const meterLua = `
+local amount = tonumber(ARGV[1])
+local p = ARGV[2]
+local g = redis.call('HMGET', KEYS[3], '*:usd', '*:action', p .. ':usd', p .. ':action')
+local result = {}
+for s = 0, 1 do
+  local key = KEYS[1 + s]
+  local after = redis.call('INCRBY', key, amount)
+  if after == amount then redis.call('PEXPIRE', key, ARGV[3]) end
+  local lim = g[s * 2 + 1]
+  if lim and #result == 0 then
+    lim = tonumber(lim) or 0
+    local before = after - amount
+    if before < lim and after >= lim then
+      local scope = '*'
+      if s == 1 then scope = p end
+      local action = g[s * 2 + 2]
+      local field = nil
+      if action == 'tier2' then field = 'agent' elseif action == 'tier1' then field = 'provider:' .. p end
+      local tripped = 0
+      if field and redis.call('HGET', KEYS[4], field) ~= '0' then
+        local why = cjson.encode({by = 'guardrail', code = 'BUDGET_EXCEEDED', scope = scope, kind = 'usd', limit = lim, value = after, at = tonumber(ARGV[4])})
+        redis.call('HSET', KEYS[4], field, '0', 'tripped:' .. field, why)
+        tripped = 1
+      end
+      result = {'BUDGET_EXCEEDED', scope, 'usd', tostring(lim), tostring(after), action or '', tripped}
+    end
+  end
+end
+return result
+`;

@@ -1,0 +1,167 @@
+/**
+ * Starts a proxy: opens Redis (gate connection + kill-stream tail), the durable store and the upstream
+ * pool, builds the app and listens. Shutdown lives here, in one place and in order: stop taking requests,
+ * let in-flight calls and streams finish (up to the grace period, then cut them), stop the kill tail, close
+ * the upstream pool, quit Redis, close the database.
+ */
+import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
+import { Agent } from "undici";
+import { buildApp } from "./app.ts";
+import { type ProxyConfig, redactedConfig } from "./config.ts";
+import { createProviderDirectory } from "./control/providerDirectory.ts";
+import { openDb } from "./db/index.ts";
+import { createGate } from "./gate/gate.ts";
+import { LocalDenySet } from "./gate/localDenySet.ts";
+import { type KillListener, startKillListener } from "./killListener/killListener.ts";
+import { createMetrics } from "./metrics/metrics.ts";
+import { InFlight } from "./upstream/inFlight.ts";
+
+export interface RunningProxy {
+  url: string;
+  app: FastifyInstance;
+  /** Graceful shutdown (idempotent). */
+  close(): Promise<void>;
+}
+
+const startupWaitMs = 5000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Resolves when the client is ready, or after `ms` (the proxy still starts; the gate fails closed meanwhile). */
+function readyWithin(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === "ready") return Promise.resolve(true);
+  return Promise.race([new Promise<boolean>((resolve) => redis.once("ready", () => resolve(true))), delay(ms).then(() => false)]);
+}
+
+export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
+  // The gate's connection: no offline queue and no retries, so a Redis outage answers GATE_UNAVAILABLE at
+  // once instead of queueing requests; reconnects forever in the background.
+  const redis = new Redis(config.redisUrl, {
+    connectionName: "killcord-proxy",
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: config.gateTimeoutMs,
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+  });
+  // The kill-stream tail blocks in XREAD: a connection of its own, without the gate's command deadline.
+  const tail = redis.duplicate({
+    connectionName: "killcord-proxy-kills",
+    commandTimeout: undefined,
+    enableAutoPipelining: false,
+  });
+  let db: Awaited<ReturnType<typeof openDb>>;
+  try {
+    db = await openDb(config);
+  } catch (error) {
+    redis.disconnect();
+    tail.disconnect();
+    throw error;
+  }
+
+  const metrics = createMetrics();
+  const localDeny = new LocalDenySet();
+  const inFlight = new InFlight();
+  metrics.inFlight(() => inFlight.size);
+  const directory = createProviderDirectory(db, config.masterKey);
+  const gate = createGate({ redis, localDeny, failOpen: config.failOpen });
+  const dispatcher = new Agent({
+    connections: config.upstreamConnections,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 600_000,
+    headersTimeout: config.upstreamTimeoutMs,
+    bodyTimeout: config.upstreamTimeoutMs,
+    connect: { timeout: 10_000 },
+  });
+  let shuttingDown = false;
+
+  let killListener: KillListener | undefined;
+  const app = await buildApp({
+    config,
+    redis,
+    db,
+    directory,
+    gate,
+    inFlight,
+    metrics,
+    dispatcher,
+    isShuttingDown: () => shuttingDown,
+    killStreamReady: () => killListener?.loaded === true && killListener.healthy,
+  });
+  const log = app.log;
+
+  let redisDown = false;
+  redis.on("error", (err) => {
+    if (!redisDown) log.warn({ err: { message: err.message } }, "redis unreachable: the gate answers GATE_UNAVAILABLE");
+    redisDown = true;
+  });
+  redis.on("ready", () => {
+    if (redisDown) log.info("redis reachable again");
+    redisDown = false;
+  });
+  tail.on("error", () => {
+    // Reported by the kill listener itself (once per outage).
+  });
+
+  // Started before listening, so that (when Redis is up) no request is served before the stream is loaded.
+  killListener = startKillListener({
+    redis: tail,
+    localDeny,
+    inFlight,
+    suspendTtlMs: config.suspendTtlSeconds * 1000,
+    log,
+    onEntry: (_agentId, _code, aborted) => metrics.killEntry(aborted),
+  });
+
+  if (config.masterKeyGenerated) {
+    log.warn(
+      { dataDir: config.dataDir },
+      "local stack: using a generated master key from the data folder; set KILLCORD_MASTER_KEY in production",
+    );
+  }
+  if (config.failOpen) log.warn("KILLCORD_GATE_FAIL_OPEN is set: requests pass unchecked by Redis while it is unreachable");
+  if (!(await readyWithin(redis, startupWaitMs))) log.warn("redis not reachable at start: the gate fails closed until it is");
+  await Promise.race([killListener.ready.catch(() => {}), delay(startupWaitMs)]);
+
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await killListener.stop();
+    await app.close();
+    await dispatcher.close();
+    redis.disconnect();
+    await db.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+  log.info({ url, config: redactedConfig(config) }, "killcord proxy listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      log.info({ inFlight: inFlight.size }, "shutting down: draining");
+      // Stop accepting connections; idle keep-alive sockets close now, busy ones when their response ends.
+      const serverClosed = app.close();
+      const drained = await Promise.race([inFlight.drained().then(() => true), delay(config.shutdownGraceMs).then(() => false)]);
+      if (!drained) {
+        const cut = inFlight.abortAll("SHUTTING_DOWN");
+        log.warn({ cut }, "grace period over: cutting in-flight requests");
+        app.server.closeAllConnections();
+      }
+      await serverClosed;
+      await killListener.stop();
+      await dispatcher.close().catch(() => dispatcher.destroy());
+      await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+    })();
+    return closing;
+  };
+  return { url, app, close };
+}
