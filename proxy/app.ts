@@ -2,7 +2,7 @@
  * The proxy's fastify app, built from parts that server.ts opens: health, metrics, the data plane route and
  * the control plane's `/v1` API. Each concern is its own encapsulated plugin.
  */
-import fastify, { type FastifyInstance } from "fastify";
+import fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Redis } from "ioredis";
 import type { Dispatcher } from "undici";
 import type { ProxyConfig } from "./config.ts";
@@ -28,6 +28,8 @@ export interface AppParts {
   metrics: ProxyMetrics;
   dispatcher: Dispatcher;
   isShuttingDown(): boolean;
+  /** Log destination (default stdout). */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** Never log a request's headers or query string: credentials and keys travel there. */
@@ -43,11 +45,12 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
   const app = fastify({
     logger: {
       level: config.logLevel,
+      ...(parts.logStream === undefined ? {} : { stream: parts.logStream }),
       serializers,
       redact: { paths: ["req.headers", "headers.authorization", 'headers["x-api-key"]', "apiKey", "masterKey"], censor: "***" },
     },
     // One access line per request halves throughput; outcomes are in /metrics, denials and failures are logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Draining is answered by our own hook with a stable code.
     return503OnClosing: false,
     forceCloseConnections: "idle",

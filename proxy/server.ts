@@ -36,7 +36,12 @@ function readyWithin(redis: Redis, ms: number): Promise<boolean> {
   return Promise.race([new Promise<boolean>((resolve) => redis.once("ready", () => resolve(true))), delay(ms).then(() => false)]);
 }
 
-export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
+export interface StartOptions {
+  /** Where structured logs go (default stdout). The CLI uses stderr with --json so stdout stays one object. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export async function startProxy(config: ProxyConfig, options: StartOptions = {}): Promise<RunningProxy> {
   // The gate's connection: no offline queue and no retries, so a Redis outage answers GATE_UNAVAILABLE at
   // once instead of queueing requests; reconnects forever in the background.
   const redis = new Redis(config.redisUrl, {
@@ -89,6 +94,7 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     metrics,
     dispatcher,
     isShuttingDown: () => shuttingDown,
+    logStream: options.logStream,
     killStreamReady: () => killListener?.loaded === true && killListener.healthy,
   });
   const log = app.log;

@@ -2,6 +2,7 @@ import type { Command } from "../context.ts";
 import { agentRegisterCommand, statusCommand } from "./agent.ts";
 import { chainCommand, deployCommand } from "./chain.ts";
 import { fleetKillCommand, guardianAddCommand, guardianRemoveCommand, killCommand, relayCommand, revokeCommand } from "./kill.ts";
+import { proxyCommand } from "./proxy.ts";
 
 /** Every CLI command; multi-word names ("agent register") are matched on the leading positionals. */
 export const commands: Command[] = [
@@ -15,4 +16,5 @@ export const commands: Command[] = [
   guardianAddCommand,
   guardianRemoveCommand,
   statusCommand,
+  proxyCommand,
 ];
