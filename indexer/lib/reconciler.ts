@@ -1,0 +1,121 @@
+/**
+ * The reconciler: re-asserts the deny key of every agent the tables hold as killed, so that Redis heals by
+ * itself after a flush, a failover to an empty replica, or an outage during which handlers could not write.
+ * Runs at start, every `intervalMs`, whenever the Redis connection comes back, and soon after a failed write.
+ * Writes are add-only (`denyAndAnnounce`): an existing key is left alone and announces nothing; a restored one
+ * is announced on the kill stream again, since whoever lost the key lost the stream too.
+ */
+import { denyAndAnnounce } from "../../proxy/store/denyKey.ts";
+import { type DeniedAgent, denyRecordOf } from "./denyRecord.ts";
+import { log } from "./log.ts";
+import type { Mirror } from "./mirror.ts";
+
+/** One page of killed agents, ordered by agentId, strictly after `after` (undefined: from the start). */
+export type ListDenied = (after: string | undefined, limit: number) => Promise<DeniedAgent[]>;
+
+export interface ReconcileResult {
+  /** Killed agents found in the tables. */
+  checked: number;
+  /** Deny keys that were missing and were written again. */
+  restored: number;
+}
+
+export interface Reconciler {
+  /** One full pass; throws when Redis fails midway (the caller retries). */
+  run(): Promise<ReconcileResult>;
+  /** Runs a pass soon (debounced), retrying with backoff until one completes. */
+  request(): void;
+  start(): void;
+  stop(): void;
+}
+
+export interface ReconcilerOptions {
+  mirror: Mirror;
+  listDenied: ListDenied;
+  /** Period of the full pass, in milliseconds. */
+  intervalMs: number;
+  /** Agents per page (and per burst of Redis writes). Default 500. */
+  pageSize?: number;
+}
+
+export function createReconciler(options: ReconcilerOptions): Reconciler {
+  const { mirror, listDenied } = options;
+  const pageSize = options.pageSize ?? 500;
+  let timer: NodeJS.Timeout | undefined;
+  let soon: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let again = false;
+  let failures = 0;
+  let stopped = true;
+
+  const run = async (): Promise<ReconcileResult> => {
+    if (!(await mirror.verify())) throw new Error("Redis is not available");
+    let restored = await mirror.flushPending();
+    let checked = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await listDenied(after, pageSize);
+      if (page.length === 0) break;
+      const results = await Promise.all(page.map((row) => denyAndAnnounce(mirror.redis, row.agentId, denyRecordOf(row))));
+      checked += page.length;
+      restored += results.filter((r) => r.changed).length;
+      after = page[page.length - 1]?.agentId;
+      if (page.length < pageSize) break;
+    }
+    if (restored > 0) log.info(`reconciler restored ${restored} missing deny key(s) of ${checked} killed agent(s)`);
+    return { checked, restored };
+  };
+
+  const pass = async () => {
+    if (running !== undefined) {
+      again = true;
+      return;
+    }
+    running = run()
+      .then(() => {
+        failures = 0;
+      })
+      .catch((error: unknown) => {
+        failures += 1;
+        if (failures === 1) log.warn(`reconciler pass failed (${error instanceof Error ? error.message : error}); retrying`);
+        schedule(Math.min(250 * 2 ** failures, 10_000));
+      })
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          schedule(0);
+        }
+      });
+  };
+
+  const schedule = (delayMs: number) => {
+    if (stopped || soon !== undefined) return;
+    soon = setTimeout(() => {
+      soon = undefined;
+      void pass();
+    }, delayMs);
+    soon.unref();
+  };
+
+  mirror.onCatchUp(() => schedule(100));
+
+  return {
+    run,
+    request: () => schedule(100),
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      timer = setInterval(() => void pass(), options.intervalMs);
+      timer.unref();
+      // Not connected yet: the mirror calls back (onCatchUp) once Redis is up and verified.
+      if (mirror.verified) schedule(0);
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(soon);
+      soon = undefined;
+    },
+  };
+}
