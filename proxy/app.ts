@@ -6,6 +6,7 @@ import fastify, { type FastifyInstance, LogController } from "fastify";
 import type { Redis } from "ioredis";
 import type { Dispatcher } from "undici";
 import type { ProxyConfig } from "./config.ts";
+import { controlPlane } from "./control/plugin.ts";
 import type { ProviderDirectory } from "./control/providerDirectory.ts";
 import type { Db } from "./db/index.ts";
 import { errorBody } from "./errors.ts";
@@ -81,6 +82,7 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
     isShuttingDown: parts.isShuttingDown,
   });
   await app.register(metricsRoute, { metrics: parts.metrics });
+  await app.register(controlPlane, { db: parts.db, redis: parts.redis, config, directory: parts.directory });
   await app.register(dataPlane, {
     gate: parts.gate,
     directory: parts.directory,

@@ -122,7 +122,9 @@ describe("gate", () => {
   it("allows exactly the limit of concurrent requests per minute", async () => {
     const { agentId, credential } = await registered();
     await redis.client.hset(keys.guardrails(agentId), "*:rpm", "7");
-    const verdicts = await Promise.all(Array.from({ length: 20 }, () => check(credential)));
+    // One fixed instant: the calls must not straddle a minute boundary.
+    const now = Date.now();
+    const verdicts = await Promise.all(Array.from({ length: 20 }, () => check(credential, "openai", now)));
     expect(verdicts.filter((v) => v.allowed)).toHaveLength(7);
     const denied = verdicts.filter((v) => !v.allowed);
     expect(denied.every((v) => !v.allowed && v.code === "RATE_LIMITED" && v.retryAfterSeconds! <= 60)).toBe(true);

@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { ProviderConnection, ProviderDirectory } from "../control/providerDirectory.ts";
+import { reservedProviderNames } from "../control/schemas.ts";
 import { errorBody, type ProxyErrorCode, proxyErrors } from "../errors.ts";
 import { emitGuardrailTrip } from "../guardrails/tripEvent.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
@@ -91,6 +92,8 @@ export function createGateHook(deps: GateHookDeps) {
   return async function gateHook(request: FastifyRequest, reply: FastifyReply) {
     const started = performance.now();
     const provider = (request.params as { provider?: string }).provider ?? "";
+    // `/v1/<unknown>` and the like fall through to this route: they are the proxy's own paths, not providers.
+    if (reservedProviderNames.includes(provider)) return sendError(reply, "NOT_FOUND");
     if (!providerNamePattern.test(provider)) return deny(request, reply, "PROVIDER_NOT_FOUND", {});
     const presented = presentedCredential(request.headers);
     const credential = presented === undefined ? undefined : parseCredential(presented);
