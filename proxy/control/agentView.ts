@@ -94,6 +94,8 @@ export interface GateView {
   /** Tier 1 per provider as the gate reads it. */
   providers: Record<string, boolean>;
   credentialCutoff: number | null;
+  /** Switches a guardrail breach turned off, by flag field ("agent", "provider:<name>"), with why. */
+  tripped: Record<string, unknown>;
   deny: DenyRecord | null;
   /** Guardrail limits as the gate reads them (raw hash). */
   guardrails: Record<string, string>;
@@ -133,12 +135,22 @@ export async function readGateView(redis: Redis, agentId: string, providerNames:
         usdToday: Number(values[at + 2] ?? 0) / 1e6,
       };
     });
+    const tripped: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(flags)) {
+      if (!field.startsWith("tripped:")) continue;
+      try {
+        tripped[field.slice("tripped:".length)] = JSON.parse(value);
+      } catch {
+        tripped[field.slice("tripped:".length)] = value;
+      }
+    }
     const providers: Record<string, boolean> = {};
     for (const name of providerNames) providers[name] = flags[`provider:${name}`] !== "0";
     return {
       agentEnabled: flags.agent !== "0",
       providers,
       credentialCutoff: flags.cutoff === undefined ? null : Number(flags.cutoff),
+      tripped,
       deny,
       guardrails,
       usage,

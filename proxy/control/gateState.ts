@@ -55,15 +55,20 @@ export class AgentStateWrite {
     this.agentId = agentId;
   }
 
-  /** Tier 2. */
+  /** Tier 2. Enabling also clears a guardrail trip's `tripped:agent` reason (the operator reset it). */
   agentEnabled(enabled: boolean): this {
-    this.ops.push((m) => m.hset(keys.flags(this.agentId), "agent", enabled ? "1" : "0"));
-    return this;
+    return this.flag("agent", enabled);
   }
 
-  /** Tier 1 for one provider connection. */
+  /** Tier 1 for one provider connection (enabling clears `tripped:provider:<name>`). */
   providerEnabled(name: string, enabled: boolean): this {
-    this.ops.push((m) => m.hset(keys.flags(this.agentId), `provider:${name}`, enabled ? "1" : "0"));
+    return this.flag(`provider:${name}`, enabled);
+  }
+
+  private flag(field: string, enabled: boolean): this {
+    const key = keys.flags(this.agentId);
+    this.ops.push((m) => m.hset(key, field, enabled ? "1" : "0"));
+    if (enabled) this.ops.push((m) => m.hdel(key, `tripped:${field}`));
     return this;
   }
 

@@ -58,7 +58,8 @@ export function createChainReader(config: Pick<ProxyConfig, "rpcUrl" | "deployme
     chainId: () => use(async (kc) => kc.chain.id),
     readAgent: (agentId) =>
       use(async (kc) => {
-        const blockNumber = await kc.publicClient.getBlockNumber();
+        // cacheTime 0: a block number cached from before the agent was registered would hide it.
+        const blockNumber = await kc.publicClient.getBlockNumber({ cacheTime: 0 });
         const read = { address: kc.deployment.registry, abi: killcordRegistryAbi, blockNumber } as const;
         const uid = await kc.publicClient.readContract({ ...read, functionName: "currentUid", args: [agentId] });
         if (uid === zeroBytes32) return undefined;

@@ -196,6 +196,9 @@ export async function startControlPlane(redis: TestRedis, chain: TestChain): Pro
   });
   const db = await openDb(config);
   const client = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
+  client.on("error", () => {
+    // Tests stop Redis on purpose; reconnection is automatic.
+  });
   const directory = createProviderDirectory(db, config.masterKey);
   const app = Fastify({ logger: false });
   await app.register(controlPlane, { db, redis: client, config, directory });

@@ -2,6 +2,8 @@ import { readStatus } from "../../actions/readStatus.ts";
 import { registerAgent } from "../../actions/registerAgent.ts";
 import { CliError } from "../../lib/errors.ts";
 import { type Command, openFromEnv, requirePositional, stringFlag } from "../context.ts";
+import { ProxyApiError } from "../proxyApi.ts";
+import { describeProxyView, proxyView } from "./operator.ts";
 
 export const agentRegisterCommand: Command = {
   name: "agent register",
@@ -46,13 +48,27 @@ export const agentRegisterCommand: Command = {
 export const statusCommand: Command = {
   name: "status",
   usage: "killcord status <agentId|uid>",
-  summary: "the verifier's answer, read from the chain",
+  summary: "the verifier's answer, read from the chain (and the proxy's view with KILLCORD_PROXY_URL + KILLCORD_OPERATOR_KEY)",
   async run(ctx) {
     const ref = requirePositional(ctx, 0, "<agentId|uid>");
     const kc = await openFromEnv(ctx);
     const status = await readStatus(kc, ref);
+    // The proxy's view is extra: its failure is reported beside the chain's answer, not instead of it.
+    let proxy: Record<string, any> | undefined;
+    let proxyError: { code: string; message: string } | undefined;
+    try {
+      proxy = await proxyView(ctx, status.agentId);
+    } catch (error) {
+      proxyError =
+        error instanceof ProxyApiError
+          ? { code: error.apiCode, message: error.message }
+          : {
+              code: error instanceof CliError ? error.code : "INTERNAL",
+              message: error instanceof Error ? error.message : String(error),
+            };
+    }
     return {
-      json: { ...status },
+      json: { ...status, ...(proxy === undefined ? {} : { proxy }), ...(proxyError === undefined ? {} : { proxyError }) },
       human: [
         `${status.active ? "ACTIVE" : "INACTIVE"} (${status.status})`,
         `  agentId  ${status.agentId}`,
@@ -61,6 +77,8 @@ export const statusCommand: Command = {
         `  depth    ${status.depth}${status.depth > 0 ? ` (parent ${status.parent})` : ""}`,
         ...(status.killed ? ["  the agentId is killed for good: it can never be registered again"] : []),
         `  as of block ${status.blockNumber} on chain ${status.chainId}`,
+        ...(proxy === undefined ? [] : describeProxyView(proxy)),
+        ...(proxyError === undefined ? [] : [`proxy: unavailable (${proxyError.code}): ${proxyError.message}`]),
       ].join("\n"),
     };
   },

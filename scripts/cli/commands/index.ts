@@ -2,6 +2,7 @@ import type { Command } from "../context.ts";
 import { agentRegisterCommand, statusCommand } from "./agent.ts";
 import { chainCommand, deployCommand } from "./chain.ts";
 import { fleetKillCommand, guardianAddCommand, guardianRemoveCommand, killCommand, relayCommand, revokeCommand } from "./kill.ts";
+import { operatorCommands } from "./operator.ts";
 import { proxyCommand } from "./proxy.ts";
 
 /** Every CLI command; multi-word names ("agent register") are matched on the leading positionals. */
@@ -17,4 +18,5 @@ export const commands: Command[] = [
   guardianRemoveCommand,
   statusCommand,
   proxyCommand,
+  ...operatorCommands,
 ];
