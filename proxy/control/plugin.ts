@@ -96,9 +96,12 @@ export const controlPlane: FastifyPluginAsync<ControlPlaneOptions> = async (app,
   );
   app.setValidatorCompiler(zodValidator);
 
+  // Every route in this context is either the OpenAPI description (/docs, public) or an operator route with
+  // an access rule. Checked on registration (fail at start) and on each request (never public by omission).
+  const isDocs = (url: string | undefined) => url === "/docs" || (url?.startsWith("/docs/") ?? false);
+
   app.addHook("onRoute", (route) => {
-    if (!route.url.startsWith("/v1/") && route.url !== "/v1") return;
-    // Fail closed at start: a /v1 route without an access rule would otherwise be public.
+    if (isDocs(route.url)) return;
     const access = (route.config as unknown as RouteAccess | undefined)?.access;
     if (access === undefined) throw new Error(`control-plane route ${route.method} ${route.url} has no access rule`);
     route.bodyLimit = controlBodyLimit;
@@ -108,9 +111,11 @@ export const controlPlane: FastifyPluginAsync<ControlPlaneOptions> = async (app,
   });
 
   app.addHook("onRequest", async (request: FastifyRequest) => {
-    if (!request.url.startsWith("/v1/")) return;
     const access = (request.routeOptions.config as unknown as RouteAccess | undefined)?.access;
-    if (access === undefined) throw new ControlError("INTERNAL_ERROR");
+    if (access === undefined) {
+      if (isDocs(request.routeOptions.url)) return;
+      throw new ControlError("INTERNAL_ERROR");
+    }
     if (access === "public") return;
     const principal = await authenticate(ctx.db, request);
     authorize(principal, access);

@@ -182,7 +182,11 @@ export interface TestControlPlane {
   close(): Promise<void>;
 }
 
-export async function startControlPlane(redis: TestRedis, chain: TestChain): Promise<TestControlPlane> {
+export async function startControlPlane(
+  redis: TestRedis,
+  chain: TestChain,
+  options: { databaseUrl?: string } = {},
+): Promise<TestControlPlane> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "killcord-control-"));
   const config = loadConfig({
@@ -193,6 +197,7 @@ export async function startControlPlane(redis: TestRedis, chain: TestChain): Pro
     KILLCORD_RPC_URL: chain.chain.rpcUrl,
     KILLCORD_DEPLOYMENTS_DIR: chain.deploymentsDir,
     KILLCORD_LOG_LEVEL: "silent",
+    ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
   });
   const db = await openDb(config);
   const client = new Redis(config.redisUrl, { maxRetriesPerRequest: 1 });
