@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restoreGateState } from "../proxy/control/restoreGateState.ts";
 import { parseCredential } from "../proxy/store/agentState.ts";
 import { writeDenyKey } from "../proxy/store/denyKey.ts";
 import { keys } from "../proxy/store/keys.ts";
@@ -451,6 +452,25 @@ describe("requests", () => {
   });
 });
 
+describe("restoring the gate's state from the durable store", () => {
+  it("never weakens what Redis holds", async () => {
+    const agentId = await newAgent();
+    await addProvider(owner, agentId, openai);
+    const issued = await call(owner, "POST", `/v1/agents/${agentId}/credentials`, {});
+    const hash = parseCredential(issued.credential)!.secretHash;
+    // State that only Redis knows: a guardrail trip, a revocation by a later cascade layer, a later cut-off.
+    await redis.client.hset(keys.flags(agentId), "agent", "0", "provider:openai", "0", "cutoff", "9999999999999");
+    await redis.client.hset(keys.credential(agentId, hash), "revokedAt", "123");
+    await restoreGateState(cp.db, redis.client, { agentIds: [agentId] });
+    expect(await redis.client.hgetall(keys.flags(agentId))).toEqual({
+      agent: "0",
+      "provider:openai": "0",
+      cutoff: "9999999999999",
+    });
+    expect(await redis.client.hget(keys.credential(agentId, hash), "revokedAt")).toBe("123");
+  });
+});
+
 // Last: stops the test Redis.
 describe("when Redis is down", () => {
   it("refuses changes with REDIS_UNAVAILABLE and leaves the durable store unchanged, then recovers", async () => {
@@ -476,5 +496,31 @@ describe("when Redis is down", () => {
     }
     expect(status).toBe(200);
     expect(await redis.client.hget(keys.flags(agentId), "agent")).toBe("0");
+  });
+
+  it("restores what the gate needs after Redis lost its data", async () => {
+    const agentId = await newAgent();
+    await addProvider(owner, agentId, openai);
+    await setTier1(owner, agentId, "openai", false);
+    await setGuardrail(owner, agentId, { rpm: 7 });
+    const issued = await call(owner, "POST", `/v1/agents/${agentId}/credentials`, {});
+    const cut = await call(owner, "DELETE", `/v1/agents/${agentId}/credentials`);
+    const fresh = await call(owner, "POST", `/v1/agents/${agentId}/credentials`, {});
+    const flags = await redis.client.hgetall(keys.flags(agentId));
+    const guardrails = await redis.client.hgetall(keys.guardrails(agentId));
+    const oldKey = keys.credential(agentId, parseCredential(issued.credential)!.secretHash);
+    const newKey = keys.credential(agentId, parseCredential(fresh.credential)!.secretHash);
+    const credentials = [await redis.client.hgetall(oldKey), await redis.client.hgetall(newKey)];
+    expect(flags.cutoff).toBe(String(cut.credentialCutoff));
+    // The test Redis keeps nothing across a restart (no persistence): everything is lost.
+    await redis.stop();
+    await redis.start();
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && (await redis.client.exists(newKey).catch(() => 0)) === 0) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await redis.client.hgetall(keys.flags(agentId))).toEqual(flags);
+    expect(await redis.client.hgetall(keys.guardrails(agentId))).toEqual(guardrails);
+    expect([await redis.client.hgetall(oldKey), await redis.client.hgetall(newKey)]).toEqual(credentials);
   });
 });

@@ -15,6 +15,7 @@ import type { ControlContext } from "./context.ts";
 import { ControlError } from "./errors.ts";
 import { type ChainReader, createChainReader } from "./onchain.ts";
 import type { ProviderDirectory } from "./providerDirectory.ts";
+import { restoreGateStateIfLost } from "./restoreGateState.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { credentialRoutes } from "./routes/credentials.ts";
@@ -73,7 +74,32 @@ export const controlPlane: FastifyPluginAsync<ControlPlaneOptions> = async (app,
   redis.on("error", () => {
     // Reconnection is automatic; each refused write answers REDIS_UNAVAILABLE.
   });
+  // Whenever the connection comes (back) up, restore the gate's state if Redis lost it.
+  let restoring: Promise<void> | undefined;
+  let restoreAgain = false;
+  const restore = () => {
+    if (restoring !== undefined) {
+      restoreAgain = true;
+      return;
+    }
+    restoring = (async () => {
+      do {
+        restoreAgain = false;
+        try {
+          const result = await restoreGateStateIfLost(opts.db, redis);
+          if (result !== undefined)
+            app.log.warn(result, "Redis had lost the control plane's state: restored it from the durable store");
+        } catch (error) {
+          app.log.error({ err: error }, "could not restore the gate's state from the durable store");
+        }
+      } while (restoreAgain);
+    })().finally(() => {
+      restoring = undefined;
+    });
+  };
+  redis.on("ready", restore);
   app.addHook("onClose", async () => {
+    await restoring;
     redis.disconnect();
   });
   await readyWithin(redis, 2_000);
