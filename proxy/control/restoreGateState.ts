@@ -36,7 +36,7 @@ return #s.credentials
  * lost its data (flush, failover to an empty replica, restart without persistence): then the state is
  * restored. (Kept here rather than in store/keys.ts, which another part owns; it belongs there.)
  */
-export const restoredMarkerKey = "kc:control:restored";
+export const restoredMarkerKey = keys.controlRestored;
 
 /** Restores everything when Redis lost the marker; a no-op otherwise. Returns undefined when skipped. */
 export async function restoreGateStateIfLost(db: Db, redis: Redis): Promise<RestoreResult | undefined> {

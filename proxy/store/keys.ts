@@ -37,6 +37,8 @@ export const keys = {
   killStream: "kc:stream:kills",
   /** Everything dashboards, webhooks and SIEMs consume. */
   eventStream: "kc:stream:events",
+  /** Set once the control plane has restored gate state from the database into this Redis (absent after a loss). */
+  controlRestored: "kc:control:restored",
   /** Which chain instance (chain id + genesis hash) the indexer mirrored into this Redis. */
   indexerChain: "kc:indexer:chain",
 } as const;
