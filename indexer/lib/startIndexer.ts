@@ -20,8 +20,11 @@ export interface StartIndexerOptions {
   port?: number;
   /** Interface to listen on. Default "127.0.0.1". */
   host?: string;
-  /** "inherit" prints Ponder's output (the CLI); "pipe" keeps the last lines for errors (tests). Default "pipe". */
-  output?: "inherit" | "pipe";
+  /**
+   * "inherit" prints Ponder's output (the CLI), "stderr" prints it to stderr (the CLI with --json), "pipe"
+   * only keeps the last lines for errors (tests). Default "pipe".
+   */
+  output?: "inherit" | "stderr" | "pipe";
   /** How long to wait for /ready, in milliseconds. Default 180000. */
   readyTimeoutMs?: number;
   /**
@@ -123,7 +126,12 @@ export async function startIndexer(options: StartIndexerOptions = {}): Promise<R
     [bin, "start", "--root", indexerRoot, "--port", String(port), "--hostname", host, "--log-format", "pretty"],
     {
       cwd: indexerRoot,
-      stdio: ["ignore", output === "inherit" ? "inherit" : "pipe", output === "inherit" ? "inherit" : "pipe"],
+      stdio:
+        output === "inherit"
+          ? ["ignore", "inherit", "inherit"]
+          : output === "stderr"
+            ? ["ignore", process.stderr, process.stderr]
+            : ["ignore", "pipe", "pipe"],
       env: {
         ...env,
         PONDER_TELEMETRY_DISABLED: "1",

@@ -1,6 +1,7 @@
 import type { Command } from "../context.ts";
 import { agentRegisterCommand, statusCommand } from "./agent.ts";
 import { chainCommand, deployCommand } from "./chain.ts";
+import { indexerCommand } from "./indexer.ts";
 import { fleetKillCommand, guardianAddCommand, guardianRemoveCommand, killCommand, relayCommand, revokeCommand } from "./kill.ts";
 import { operatorCommands } from "./operator.ts";
 import { proxyCommand } from "./proxy.ts";
@@ -18,5 +19,6 @@ export const commands: Command[] = [
   guardianRemoveCommand,
   statusCommand,
   proxyCommand,
+  indexerCommand,
   ...operatorCommands,
 ];
