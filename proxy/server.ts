@@ -154,13 +154,22 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
       shuttingDown = true;
       log.info({ inFlight: inFlight.size }, "shutting down: draining");
       // Stop accepting connections; idle keep-alive sockets close now, busy ones when their response ends.
+      const deadline = Date.now() + config.shutdownGraceMs;
       const serverClosed = app.close();
       const drained = await Promise.race([inFlight.drained().then(() => true), delay(config.shutdownGraceMs).then(() => false)]);
       if (!drained) {
         const cut = inFlight.abortAll("SHUTTING_DOWN");
         log.warn({ cut }, "grace period over: cutting in-flight requests");
-        app.server.closeAllConnections();
+        // Cut streams write their final error event asynchronously: let them, briefly, before closing sockets.
+        await Promise.race([inFlight.drained(), delay(1000)]);
       }
+      // A socket that never finished sending a request is not "idle" to Node and would hold the server open
+      // until its headers timeout: past the grace period, close whatever is left.
+      const closed = await Promise.race([
+        serverClosed.then(() => true),
+        delay(Math.max(deadline - Date.now(), 100)).then(() => false),
+      ]);
+      if (!closed) app.server.closeAllConnections();
       await serverClosed;
       await killListener.stop();
       await dispatcher.close().catch(() => dispatcher.destroy());

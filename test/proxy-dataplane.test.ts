@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { utcDay } from "../proxy/gate/gate.ts";
 import { type DenyRecord, writeDenyKey } from "../proxy/store/denyKey.ts";
 import { keys } from "../proxy/store/keys.ts";
-import { startChain, type TestChain } from "./support/chain.ts";
+import { startChain, type TestChain, testKeys } from "./support/chain.ts";
 import {
-  addProvider,
   call,
   issueCredential,
   loginOperator,
@@ -39,7 +38,7 @@ let session: OperatorSession;
 beforeAll(async () => {
   [redis, chain, upstream] = await Promise.all([startRedis(), startChain(), startFixtureUpstream()]);
   proxy = await startTestProxy({ redis, chain, env: { KILLCORD_PRICE_TABLE: JSON.stringify({ [model]: price }) } });
-  session = await loginOperator(proxy.url, "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80", chain);
+  session = await loginOperator(proxy.url, testKeys.operator, chain);
 });
 afterAll(async () => {
   await proxy?.close();

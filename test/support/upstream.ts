@@ -2,7 +2,8 @@
  * A fixture LLM provider on a free port that counts what reaches it. It speaks enough of the OpenAI
  * (`POST <base>/chat/completions`) and Anthropic (`POST <base>/messages`) APIs for the official SDKs, with
  * fixed usage reports, streamed or not. A request whose last user message is "hold" holds the response open
- * until the client goes away (to test kills): streamed, after one chunk; not streamed, before any header. Every request records the
+ * until the client goes away (to test kills): streamed, after one chunk; not streamed, before any header.
+ * A plain request whose last user message is "slow" is answered after 200 ms. Every request records the
  * credential headers it arrived with, so tests can check the provider key was swapped in.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -91,6 +92,7 @@ export async function startFixtureUpstream(options: { quiet?: boolean } = {}): P
         res.on("close", () => holding--);
         return;
       }
+      if (body?.stream !== true && lastUserText(body) === "slow") await new Promise((r) => setTimeout(r, 200));
       if (body?.stream === true) {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
         const chunk = (delta: object, extra: object = {}) =>
