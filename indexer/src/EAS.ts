@@ -3,20 +3,33 @@
 import { ponder } from "ponder:registry";
 import { agent, attestation } from "ponder:schema";
 import type { Hex } from "viem";
+import { expirationFromInput } from "../lib/attestationInput.ts";
 import { applyDenials, denialFor, killFacts, revokedReason } from "./deny.ts";
 
 ponder.on("EAS:Attested", async ({ event, context }) => {
-  // The expiry is in the attestation, not the event: read it at this block (Ponder caches the call).
-  const onchain = await context.client.readContract({
-    abi: context.contracts.EAS.abi,
-    address: context.contracts.EAS.address,
-    functionName: "getAttestation",
-    args: [event.args.uid],
-  });
+  // The expiry is in the attestation, not the event: from the calldata when the transaction went straight to
+  // EAS, else read at this block (Ponder caches the call).
+  const expirationTime =
+    expirationFromInput({
+      uid: event.args.uid,
+      schema: event.args.schemaUID,
+      attester: event.args.attester,
+      recipient: event.args.recipient,
+      blockTimestamp: event.block.timestamp,
+      input: event.transaction.input,
+    }) ??
+    (
+      await context.client.readContract({
+        abi: context.contracts.EAS.abi,
+        address: context.contracts.EAS.address,
+        functionName: "getAttestation",
+        args: [event.args.uid],
+      })
+    ).expirationTime;
   const eas = {
     attester: event.args.attester.toLowerCase() as Hex,
     recipient: event.args.recipient.toLowerCase() as Hex,
-    expirationTime: onchain.expirationTime,
+    expirationTime,
     attestedBlock: event.block.number,
     attestedAt: event.block.timestamp,
     txHash: event.transaction.hash,
