@@ -24,8 +24,11 @@ let guardian: Killcord;
 
 beforeAll(async () => {
   [chain, redis] = await Promise.all([startChain(), startRedis()]);
-  // A short reconcile period so that the flush test heals in about a second.
-  indexer = await startPonder(chain, redis, { env: { KILLCORD_INDEXER_RECONCILE_MS: "500" } });
+  // A short reconcile period so that the flush test heals in about a second; a short chain check so that the
+  // status API sees the chain's clock move soon after the expiry test moves it.
+  indexer = await startPonder(chain, redis, {
+    env: { KILLCORD_INDEXER_RECONCILE_MS: "500", KILLCORD_INDEXER_CHAIN_CHECK_MS: "200" },
+  });
   [operator, otherOperator, guardian] = await Promise.all([
     chain.open(testKeys.operator),
     chain.open(testKeys.otherOperator),
@@ -225,6 +228,26 @@ describe("status API", () => {
     }
   });
 
+  it("says expired once the chain's clock passes the expiration", async () => {
+    const { timestamp } = await operator.publicClient.getBlock();
+    agents.expiring = await registerAgent(operator, { name: "expiring", expirationTime: timestamp + 60n });
+    await indexer.waitForBlock(agents.expiring.blockNumber);
+    const before = await api(`/agents/${agents.expiring.agentId}`);
+    expect({ active: before.body.active, status: before.body.status, expirationTime: before.body.expirationTime }).toEqual({
+      active: true,
+      status: "active",
+      expirationTime: Number(timestamp + 60n),
+    });
+    await chainRpc("evm_increaseTime", [120]);
+    await chainRpc("evm_mine");
+    expect((await readStatus(operator, agents.expiring.agentId)).status).toBe("expired");
+    await waitUntil(
+      async () => (await api(`/agents/${agents.expiring!.agentId}`)).body.status === "expired",
+      "an expired status",
+    );
+    expect((await api(`/attestations/${agents.expiring.uid}`)).body).toMatchObject({ active: false, status: "expired" });
+  });
+
   it("answers 400 for a malformed id and 404 for an unknown one", async () => {
     expect(await api("/agents/0x1234")).toMatchObject({
       status: 400,
@@ -340,6 +363,15 @@ describe("replays and Redis loss", () => {
     for (const [agentId, record] of before) expect(after.get(agentId)).toEqual(record);
   });
 });
+
+async function chainRpc(method: string, params: unknown[] = []): Promise<unknown> {
+  const res = await fetch(chain.chain.rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  return ((await res.json()) as { result: unknown }).result;
+}
 
 async function waitUntil(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
