@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -51,7 +52,7 @@ describe("killcord indexer", () => {
     expect(code).toBe(0);
   });
 
-  it("refuses a chain with no deployment, and a bad port", async () => {
+  it("refuses a chain with no deployment, a bad port and a port in use", async () => {
     const empty = mkdtempSync(join(tmpdir(), "killcord-deployments-"));
     try {
       const run = await runCli(["indexer", "--json"], { ...chain.env, KILLCORD_DEPLOYMENTS_DIR: empty, REDIS_URL: redis.url });
@@ -63,5 +64,20 @@ describe("killcord indexer", () => {
     const bad = await runCli(["indexer", "--port", "99999", "--json"], chain.env);
     expect(bad.code).toBe(2);
     expect(bad.json.error.code).toBe("INVALID_ARGUMENT");
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const busy = await runCli(["indexer", "--port", String(port), "--json"], {
+        ...chain.env,
+        REDIS_URL: redis.url,
+        KILLCORD_INDEXER_DATA_DIR: dataDir,
+        DATABASE_URL: "",
+      });
+      expect(busy.code).toBe(2);
+      expect(busy.json.error).toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/already in use/) });
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import type { Deployment } from "../../scripts/lib/deployments.ts";
@@ -85,6 +86,22 @@ async function preflightRedis(settings: IndexerSettings, identity: ChainIdentity
   }
 }
 
+/** Fails unless host:port can be bound now (else /ready could be answered by whatever holds the port). */
+async function requireFreePort(host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new CliError(
+          "INVALID_ARGUMENT",
+          error.code === "EADDRINUSE" ? `port ${port} on ${host} is already in use: pick another with --port` : error.message,
+        ),
+      ),
+    );
+    server.listen(port, host, () => server.close(() => resolve()));
+  });
+}
+
 async function waitReady(url: string, deadline: number, exited: Promise<number | null>): Promise<void> {
   let stop = false;
   const exit = exited.then((code) => {
@@ -118,6 +135,7 @@ export async function startIndexer(options: StartIndexerOptions = {}): Promise<R
 
   const port = options.port ?? 42069;
   const host = options.host ?? "127.0.0.1";
+  await requireFreePort(host, port);
   // ponder's package exports only its ESM entry (dist/esm/index.js); the CLI sits beside it.
   const bin = fileURLToPath(new URL("bin/ponder.js", import.meta.resolve("ponder")));
   const output = options.output ?? "pipe";
