@@ -11,6 +11,7 @@ import type { ProviderDirectory } from "./control/providerDirectory.ts";
 import type { Db } from "./db/index.ts";
 import { errorBody } from "./errors.ts";
 import type { Gate } from "./gate/gate.ts";
+import type { SpendMeter } from "./guardrails/spendMeter.ts";
 import { health } from "./health/plugin.ts";
 import type { ProxyMetrics } from "./metrics/metrics.ts";
 import { metricsRoute } from "./metrics/plugin.ts";
@@ -23,12 +24,15 @@ export interface AppParts {
   db: Db;
   directory: ProviderDirectory;
   gate: Gate;
+  spend: SpendMeter;
   inFlight: InFlight;
   /** The kill stream is loaded and tailed (readiness). */
   killStreamReady(): boolean;
   metrics: ProxyMetrics;
   dispatcher: Dispatcher;
   isShuttingDown(): boolean;
+  /** The gate's Redis connection is up. */
+  gateReady(): boolean;
   /** Log destination (default stdout). */
   logStream?: NodeJS.WritableStream;
 }
@@ -79,12 +83,14 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
     redis: parts.redis,
     db: parts.db,
     killStreamReady: parts.killStreamReady,
+    gateReady: parts.gateReady,
     isShuttingDown: parts.isShuttingDown,
   });
   await app.register(metricsRoute, { metrics: parts.metrics });
   await app.register(controlPlane, { db: parts.db, redis: parts.redis, config, directory: parts.directory });
   await app.register(dataPlane, {
     gate: parts.gate,
+    spend: parts.spend,
     directory: parts.directory,
     inFlight: parts.inFlight,
     dispatcher: parts.dispatcher,

@@ -62,6 +62,8 @@ export interface ProxyConfig {
   readonly priceTable: Readonly<Record<string, Readonly<ModelPrice>>>;
   /** Upstream headers timeout and body idle timeout, in milliseconds. KILLCORD_UPSTREAM_TIMEOUT_MS, default 300000 (5 min; LLM calls are slow). */
   readonly upstreamTimeoutMs: number;
+  /** How often metered spend is written to Redis, in milliseconds (batched per agent; spend lands at most this late). KILLCORD_METER_FLUSH_MS, default 100. */
+  readonly meterFlushMs: number;
   /** Keep-alive connections per upstream origin. KILLCORD_UPSTREAM_CONNECTIONS, default 128. */
   readonly upstreamConnections: number;
   /** How long graceful shutdown waits for in-flight requests and streams, in milliseconds. KILLCORD_SHUTDOWN_GRACE_MS, default 10000. */
@@ -129,6 +131,7 @@ const envSchema = z.object({
   KILLCORD_PRICE_TABLE: z.string().optional(),
   KILLCORD_UPSTREAM_TIMEOUT_MS: int(100, 3_600_000, 300_000),
   KILLCORD_UPSTREAM_CONNECTIONS: int(1, 10_000, 128),
+  KILLCORD_METER_FLUSH_MS: int(1, 10_000, 100),
   KILLCORD_SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
   KILLCORD_MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024, 10 * 1024 * 1024),
   KILLCORD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -220,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
     ),
     upstreamTimeoutMs: e.KILLCORD_UPSTREAM_TIMEOUT_MS,
     upstreamConnections: e.KILLCORD_UPSTREAM_CONNECTIONS,
+    meterFlushMs: e.KILLCORD_METER_FLUSH_MS,
     shutdownGraceMs: e.KILLCORD_SHUTDOWN_GRACE_MS,
     maxBodyBytes: e.KILLCORD_MAX_BODY_BYTES,
     logLevel: e.KILLCORD_LOG_LEVEL,

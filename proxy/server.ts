@@ -11,8 +11,11 @@ import { buildApp } from "./app.ts";
 import { type ProxyConfig, redactedConfig } from "./config.ts";
 import { createProviderDirectory } from "./control/providerDirectory.ts";
 import { openDb } from "./db/index.ts";
-import { createGate } from "./gate/gate.ts";
+import { type Breach, createGate } from "./gate/gate.ts";
+import { announceTrip } from "./gate/gateHook.ts";
 import { LocalDenySet } from "./gate/localDenySet.ts";
+import { ScriptConnection } from "./gate/scriptConnection.ts";
+import { SpendMeter } from "./guardrails/spendMeter.ts";
 import { type KillListener, startKillListener } from "./killListener/killListener.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { InFlight } from "./upstream/inFlight.ts";
@@ -71,8 +74,28 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   const localDeny = new LocalDenySet();
   const inFlight = new InFlight();
   metrics.inFlight(() => inFlight.size);
-  const directory = createProviderDirectory(db, config.masterKey);
-  const gate = createGate({ redis, localDeny, failOpen: config.failOpen });
+  // PGlite serves one process, so every change to a connection goes through this instance's control plane,
+  // which invalidates the cache: entries can live long. With Postgres, other instances change connections
+  // too, and the short default bounds how long this one serves a stale entry.
+  const directory = createProviderDirectory(db, config.masterKey, config.databaseUrl === undefined ? { ttlMs: 600_000 } : {});
+  // The gate's hot path has a connection of its own (scriptConnection.ts): ioredis costs several times more
+  // CPU per call. It also fails at once while disconnected and replaces itself past gateTimeoutMs.
+  let onGateStatus: (ready: boolean, error?: Error) => void = () => {};
+  const scripts = new ScriptConnection({
+    url: config.redisUrl,
+    timeoutMs: config.gateTimeoutMs,
+    onStatus: (ready, error) => onGateStatus(ready, error),
+  });
+  const gate = createGate({ scripts, localDeny, failOpen: config.failOpen });
+  // Assigned once the app (and its logger) exists; trips before that cannot happen (no requests yet).
+  let onTrip: (agentId: string, provider: string, breach: Breach) => void = () => {};
+  let onSpendError: (error: unknown, microUsd: number) => void = () => {};
+  const spend = new SpendMeter({
+    sink: gate,
+    flushMs: config.meterFlushMs,
+    onTrip: (agentId, provider, breach) => onTrip(agentId, provider, breach),
+    onError: (error, microUsd) => onSpendError(error, microUsd),
+  });
   const dispatcher = new Agent({
     connections: config.upstreamConnections,
     keepAliveTimeout: 30_000,
@@ -90,15 +113,28 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
     db,
     directory,
     gate,
+    spend,
     inFlight,
     metrics,
     dispatcher,
     isShuttingDown: () => shuttingDown,
+    gateReady: () => scripts.ready,
     logStream: options.logStream,
     killStreamReady: () => killListener?.loaded === true && killListener.healthy,
   });
   const log = app.log;
+  onTrip = (agentId, provider, breach) => announceTrip({ redis, metrics }, log, agentId, provider, "BUDGET_EXCEEDED", breach);
+  let spendErrorLogged = false;
+  onSpendError = (error) => {
+    if (!spendErrorLogged)
+      log.warn({ err: { message: (error as Error).message } }, "spend not yet written to Redis; kept for the next flush");
+    spendErrorLogged = true;
+  };
 
+  onGateStatus = (ready, error) => {
+    if (ready) log.info("gate connection to redis ready");
+    else log.warn({ err: { message: error?.message } }, "gate connection to redis lost: the gate answers GATE_UNAVAILABLE");
+  };
   let redisDown = false;
   redis.on("error", (err) => {
     if (!redisDown) log.warn({ err: { message: err.message } }, "redis unreachable: the gate answers GATE_UNAVAILABLE");
@@ -129,7 +165,8 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
     );
   }
   if (config.failOpen) log.warn("KILLCORD_GATE_FAIL_OPEN is set: requests pass unchecked by Redis while it is unreachable");
-  if (!(await readyWithin(redis, startupWaitMs))) log.warn("redis not reachable at start: the gate fails closed until it is");
+  const [clientReady, gateUp] = await Promise.all([readyWithin(redis, startupWaitMs), scripts.waitReady(startupWaitMs)]);
+  if (!clientReady || !gateUp) log.warn("redis not reachable at start: the gate fails closed until it is");
   await Promise.race([killListener.ready.catch(() => {}), delay(startupWaitMs)]);
 
   try {
@@ -138,6 +175,7 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
     await killListener.stop();
     await app.close();
     await dispatcher.close();
+    await scripts.close();
     redis.disconnect();
     await db.close();
     throw error;
@@ -172,6 +210,8 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
       if (!closed) app.server.closeAllConnections();
       await serverClosed;
       await killListener.stop();
+      await spend.close().catch(() => {});
+      await scripts.close();
       await dispatcher.close().catch(() => dispatcher.destroy());
       await redis.quit().catch(() => redis.disconnect());
       await db.close();

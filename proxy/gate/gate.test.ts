@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "../../test/support/redis.ts";
 import { formatCredential, parseCredential } from "../store/agentState.ts";
@@ -7,26 +6,26 @@ import { writeDenyKey } from "../store/denyKey.ts";
 import { keys } from "../store/keys.ts";
 import { createGate, type Gate, usageCounters, utcDay } from "./gate.ts";
 import { LocalDenySet } from "./localDenySet.ts";
+import { ScriptConnection } from "./scriptConnection.ts";
 
 let redis: TestRedis;
-let client: Redis;
+let scripts: ScriptConnection;
 let gate: Gate;
 let localDeny: LocalDenySet;
 
 beforeAll(async () => {
   redis = await startRedis();
-  client = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 1000 });
-  client.on("error", () => {});
-  await new Promise((resolve) => client.once("ready", resolve));
+  scripts = new ScriptConnection({ url: redis.url, timeoutMs: 1000 });
+  await scripts.waitReady(5000);
 });
 afterAll(async () => {
-  client.disconnect();
+  await scripts.close();
   await redis.close();
 });
 beforeEach(async () => {
   await redis.client.flushall();
   localDeny = new LocalDenySet();
-  gate = createGate({ redis: client, localDeny, failOpen: false });
+  gate = createGate({ scripts, localDeny, failOpen: false });
 });
 
 function newAgent() {
@@ -199,7 +198,7 @@ describe("gate", () => {
       expect(await check(credential)).toMatchObject({ allowed: false, code: "AGENT_KILLED" });
       const other = newAgent();
       expect(await check(other.credential)).toMatchObject({ allowed: false, code: "GATE_UNAVAILABLE" });
-      const open = createGate({ redis: client, localDeny, failOpen: true });
+      const open = createGate({ scripts, localDeny, failOpen: true });
       expect(await open.check({ credential: other.credential, provider: "openai", count: true })).toEqual({
         allowed: true,
         failOpen: true,
@@ -207,7 +206,7 @@ describe("gate", () => {
       expect(await open.check({ credential, provider: "openai", count: true })).toMatchObject({ code: "AGENT_KILLED" });
     } finally {
       await redis.start();
-      await new Promise((resolve) => (client.status === "ready" ? resolve(null) : client.once("ready", resolve)));
+      expect(await scripts.waitReady(10_000)).toBe(true);
     }
     // The script cache died with the server: the gate recovers through EVAL without help.
     expect((await check((await registered()).credential)).allowed).toBe(true);

@@ -1,14 +1,15 @@
 /**
  * The gate: decides one proxied request. The credential is parsed without Redis, the local deny set (fed by
- * the kill stream) answers next at no cost, then one EVALSHA of gateScript.ts over the agent's one slot.
+ * the kill stream) answers next at no cost, then one EVALSHA of gateScript.ts over the agent's one slot, on
+ * the gate's own lean connection (scriptConnection.ts).
  * Redis unreachable -> GATE_UNAVAILABLE (fail closed) unless the operator chose `failOpen`.
  */
-import type { Redis } from "ioredis";
 import { type GateDenialCode, isProxyErrorCode } from "../errors.ts";
 import type { ParsedCredential } from "../store/agentState.ts";
 import { keys } from "../store/keys.ts";
 import { gateLua, meterLua } from "./gateScript.ts";
 import type { LocalDenySet } from "./localDenySet.ts";
+import { type ScriptConnection, script } from "./scriptConnection.ts";
 
 /** What tripped: a guardrail breach, as the script reports it. */
 export interface Breach {
@@ -35,9 +36,16 @@ const minuteTtlMs = String(2 * minuteMs);
 const dayTtlMs = String(2 * dayMs);
 
 /** The UTC day as yyyymmdd, the suffix of daily counters. */
+let cachedDay = { minute: -1, day: "" };
+
 export function utcDay(now: number): string {
+  // Days change on minute boundaries: one Date per minute instead of two per request.
+  const minute = Math.floor(now / minuteMs);
+  if (minute === cachedDay.minute) return cachedDay.day;
   const d = new Date(now);
-  return String(d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate());
+  const day = String(d.getUTCFullYear() * 10_000 + (d.getUTCMonth() + 1) * 100 + d.getUTCDate());
+  cachedDay = { minute, day };
+  return day;
 }
 
 /** Counter suffixes for this moment (see agentState.ts: rpm:<scope>:<unix minute>, rpd/usd:<scope>:<yyyymmdd>). */
@@ -98,49 +106,68 @@ export interface Gate {
   meter(agentId: string, provider: string, microUsd: number, now?: number): Promise<Breach | undefined>;
 }
 
-type ScriptedRedis = Redis & {
-  kcGate(...args: string[]): Promise<unknown>;
-  kcMeter(...args: string[]): Promise<unknown>;
-};
+const gateScript = script(gateLua);
+const meterScript = script(meterLua);
 
-/** Registers the scripts on the client (EVALSHA, with ioredis falling back to EVAL after a Redis restart). */
-function scripted(redis: Redis): ScriptedRedis {
-  const r = redis as ScriptedRedis;
-  if (typeof r.kcGate !== "function") {
-    redis.defineCommand("kcGate", { numberOfKeys: 10, lua: gateLua });
-    redis.defineCommand("kcMeter", { numberOfKeys: 4, lua: meterLua });
-  }
-  return r;
+/** An agent's key names, built once (keys.ts validates the agentId with a regex on every call). */
+interface AgentKeys {
+  deny: string;
+  flags: string;
+  guardrails: string;
+  /** keys.credential(agentId, "") and keys.usage(agentId, ""): the names end with the hash or counter. */
+  credentialPrefix: string;
+  usagePrefix: string;
 }
 
-export function createGate(options: { redis: Redis; localDeny: LocalDenySet; failOpen: boolean }): Gate {
-  const redis = scripted(options.redis);
-  const { localDeny, failOpen } = options;
+const maxCachedAgents = 20_000;
+
+function keyCache() {
+  const cache = new Map<string, AgentKeys>();
+  return (agentId: string): AgentKeys => {
+    let k = cache.get(agentId);
+    if (k === undefined) {
+      if (cache.size >= maxCachedAgents) cache.delete(cache.keys().next().value!);
+      k = {
+        deny: keys.deny(agentId),
+        flags: keys.flags(agentId),
+        guardrails: keys.guardrails(agentId),
+        credentialPrefix: keys.credential(agentId, ""),
+        usagePrefix: keys.usage(agentId, ""),
+      };
+      cache.set(agentId, k);
+    }
+    return k;
+  };
+}
+
+export function createGate(options: { scripts: ScriptConnection; localDeny: LocalDenySet; failOpen: boolean }): Gate {
+  const { scripts, localDeny, failOpen } = options;
+  const keysOf = keyCache();
   return {
     async check({ credential, provider, count, now = Date.now() }) {
       const { agentId, secretHash } = credential;
       const local = localDeny.get(agentId, now);
       if (local !== undefined) return { allowed: false, code: local };
+      const k = keysOf(agentId);
       const all = usageCounters("*", now);
       const own = usageCounters(provider, now);
       let reply: unknown;
       try {
-        reply = await redis.kcGate(
-          keys.deny(agentId),
-          keys.flags(agentId),
-          keys.credential(agentId, secretHash),
-          keys.guardrails(agentId),
-          keys.usage(agentId, all.rpm),
-          keys.usage(agentId, all.rpd),
-          keys.usage(agentId, all.usd),
-          keys.usage(agentId, own.rpm),
-          keys.usage(agentId, own.rpd),
-          keys.usage(agentId, own.usd),
-          provider,
-          String(now),
-          count ? "1" : "0",
-          minuteTtlMs,
-          dayTtlMs,
+        reply = await scripts.run(
+          gateScript,
+          [
+            k.deny,
+            k.flags,
+            k.credentialPrefix + secretHash,
+            k.guardrails,
+            k.usagePrefix + all.rpm,
+            k.usagePrefix + all.rpd,
+            k.usagePrefix + all.usd,
+            k.usagePrefix + own.rpm,
+            k.usagePrefix + own.rpd,
+            k.usagePrefix + own.usd,
+          ],
+          [provider, String(now), count ? "1" : "0", minuteTtlMs, dayTtlMs],
         );
       } catch (cause) {
         if (failOpen) return { allowed: true, failOpen: true };
@@ -153,15 +180,11 @@ export function createGate(options: { redis: Redis; localDeny: LocalDenySet; fai
       const amount = Math.round(microUsd);
       if (!(amount > 0)) return undefined;
       const day = utcDay(now);
-      const reply = await redis.kcMeter(
-        keys.usage(agentId, `usd:*:${day}`),
-        keys.usage(agentId, `usd:${provider}:${day}`),
-        keys.guardrails(agentId),
-        keys.flags(agentId),
-        String(amount),
-        provider,
-        dayTtlMs,
-        String(now),
+      const k = keysOf(agentId);
+      const reply = await scripts.run(
+        meterScript,
+        [`${k.usagePrefix}usd:*:${day}`, `${k.usagePrefix}usd:${provider}:${day}`, k.guardrails, k.flags],
+        [String(amount), provider, dayTtlMs, String(now)],
       );
       if (!Array.isArray(reply) || reply.length === 0) return undefined;
       const verdict = verdictFromReply(reply, now);

@@ -3,7 +3,7 @@
  * denied request costs no upload and never reaches the upstream. On allow it leaves the decided call on
  * the request for the forwarding handler.
  */
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from "fastify";
 import type { Redis } from "ioredis";
 import type { ProviderConnection, ProviderDirectory } from "../control/providerDirectory.ts";
 import { reservedProviderNames } from "../control/schemas.ts";
@@ -59,16 +59,16 @@ export interface GateHookDeps {
 /** Announces a tier trip (event stream, metric, log). Never throws: the denial stands either way. */
 export function announceTrip(
   deps: Pick<GateHookDeps, "redis" | "metrics">,
-  request: FastifyRequest,
+  log: FastifyBaseLogger,
   agentId: string,
   provider: string,
   code: "RATE_LIMITED" | "BUDGET_EXCEEDED",
   breach: Breach,
 ): void {
   deps.metrics.trip(breach.kind);
-  request.log.warn({ agentId, provider, code, breach }, "guardrail tripped");
+  log.warn({ agentId, provider, code, breach }, "guardrail tripped");
   emitGuardrailTrip(deps.redis, agentId, { ...breach, provider, code }).catch((err) =>
-    request.log.error({ err, agentId }, "guardrail trip event not written"),
+    log.error({ err, agentId }, "guardrail trip event not written"),
   );
 }
 
@@ -112,7 +112,7 @@ export function createGateHook(deps: GateHookDeps) {
     metrics.gateSeconds((performance.now() - started) / 1000);
     if (!verdict.allowed) {
       if (verdict.breach?.tripped && (verdict.code === "RATE_LIMITED" || verdict.code === "BUDGET_EXCEEDED")) {
-        announceTrip(deps, request, agentId, provider, verdict.code, verdict.breach);
+        announceTrip(deps, request.log, agentId, provider, verdict.code, verdict.breach);
       }
       return deny(request, reply, verdict.code, {
         agentId,

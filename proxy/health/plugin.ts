@@ -11,6 +11,8 @@ import type { Db } from "../db/index.ts";
 export interface HealthOptions {
   redis: Redis;
   db: Db;
+  /** The gate's own Redis connection is up. */
+  gateReady(): boolean;
   /** The kill stream is loaded and tailed. */
   killStreamReady(): boolean;
   isShuttingDown(): boolean;
@@ -61,7 +63,7 @@ export const health: FastifyPluginAsync<HealthOptions> = async (app, options) =>
       within(timeoutMs, options.db.query("SELECT 1")),
     ]);
     const checks = {
-      redis,
+      redis: redis && options.gateReady(),
       killStream: options.killStreamReady(),
       db,
       draining: options.isShuttingDown(),

@@ -13,16 +13,17 @@ import { errors as undiciErrors } from "undici";
 import type { ProxyConfig } from "../config.ts";
 import type { ProviderConnection } from "../control/providerDirectory.ts";
 import { errorBody, type ProxyErrorCode, proxyErrors } from "../errors.ts";
-import type { Gate } from "../gate/gate.ts";
-import { type AllowedCall, announceTrip, type GateHookDeps, sendError } from "../gate/gateHook.ts";
+import { type AllowedCall, sendError } from "../gate/gateHook.ts";
 import { costMicroUsd, priceFor } from "../guardrails/pricing.ts";
+import type { SpendMeter } from "../guardrails/spendMeter.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
 import { agentHeaders, upstreamHeaders } from "./headers.ts";
 import { AbortReason, type InFlight } from "./inFlight.ts";
 import { SseUsageReader, type UsageReport, usageFromJson } from "./usage.ts";
 
-export interface ForwardDeps extends Pick<GateHookDeps, "redis" | "metrics"> {
-  gate: Gate;
+export interface ForwardDeps {
+  /** Where metered spend goes (batched to Redis). */
+  spend: SpendMeter;
   inFlight: InFlight;
   dispatcher: Dispatcher;
   config: Pick<ProxyConfig, "upstreamTimeoutMs" | "priceTable">;
@@ -116,7 +117,7 @@ function scrub(body: Buffer, apiKey: string): Buffer {
 }
 
 export function createForwardHandler(deps: ForwardDeps) {
-  const { gate, inFlight, dispatcher, config, metrics } = deps;
+  const { spend, inFlight, dispatcher, config, metrics } = deps;
 
   const meter = (request: FastifyRequest, call: AllowedCall, report: UsageReport, fallbackModel: string | undefined) => {
     const model = report.model ?? fallbackModel;
@@ -124,12 +125,7 @@ export function createForwardHandler(deps: ForwardDeps) {
     metrics.tokens(report.inputTokens, report.outputTokens);
     metrics.spend(cost);
     request.log.debug({ agentId: call.agentId, provider: call.provider, ...report, model, microUsd: cost }, "metered");
-    gate.meter(call.agentId, call.provider, cost).then(
-      (breach) => {
-        if (breach?.tripped) announceTrip(deps, request, call.agentId, call.provider, "BUDGET_EXCEEDED", breach);
-      },
-      (err) => request.log.error({ err, agentId: call.agentId, microUsd: cost }, "spend not metered (Redis)"),
-    );
+    spend.add(call.agentId, call.provider, cost);
   };
 
   return async function forward(request: FastifyRequest, reply: FastifyReply) {
@@ -216,8 +212,9 @@ export function createForwardHandler(deps: ForwardDeps) {
     const kept: Buffer[] = [];
     let keptBytes = 0;
     res.writeHead(status, agentHeaders(upstream.headers));
-    // Headers go out now: a long-lived stream must not wait for its first chunk to show it is open.
-    res.flushHeaders();
+    // A stream's headers go out now: it must not wait for its first event to show it is open. Other
+    // responses let Node send headers and body in one write.
+    if (sse) res.flushHeaders();
 
     body.on("data", (chunk: Buffer) => {
       if (reader !== undefined) reader.push(chunk);

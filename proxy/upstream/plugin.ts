@@ -4,13 +4,18 @@
  * control plane's routes.
  */
 import type { FastifyError, FastifyPluginAsync } from "fastify";
+import type { Redis } from "ioredis";
 import type { ProviderDirectory } from "../control/providerDirectory.ts";
 import type { ProxyErrorCode } from "../errors.ts";
+import type { Gate } from "../gate/gate.ts";
 import { createGateHook, sendError } from "../gate/gateHook.ts";
 import { createForwardHandler, type ForwardDeps } from "./forward.ts";
 
 export interface DataPlaneOptions extends ForwardDeps {
   directory: ProviderDirectory;
+  gate: Gate;
+  /** For guardrail-trip events. */
+  redis: Redis;
   maxBodyBytes: number;
 }
 
