@@ -18,13 +18,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { providerKeyAad } from "../proxy/control/providerDirectory.ts";
 import { seal } from "../proxy/crypto/secretBox.ts";
 import { openDb } from "../proxy/db/index.ts";
 import { createGate } from "../proxy/gate/gate.ts";
 import { LocalDenySet } from "../proxy/gate/localDenySet.ts";
+import { ScriptConnection } from "../proxy/gate/scriptConnection.ts";
 import { formatCredential, hashCredential, type ParsedCredential, parseCredential } from "../proxy/store/agentState.ts";
 import { appendKill } from "../proxy/store/denyKey.ts";
 import { keys } from "../proxy/store/keys.ts";
@@ -186,8 +187,9 @@ async function seedAgents(dataDir: string, masterKey: Buffer, redis: Redis, upst
 
 /** The gate alone, in this process: credential parse + one Redis round trip, sequential and concurrent. */
 async function benchGate(redisUrl: string, credentials: string[]) {
-  const redis = new Redis(redisUrl, { enableOfflineQueue: true, maxRetriesPerRequest: 0, enableAutoPipelining: true });
-  const gate = createGate({ redis, localDeny: new LocalDenySet(), failOpen: false });
+  const scripts = new ScriptConnection({ url: redisUrl, timeoutMs: 1000 });
+  await scripts.waitReady(5000);
+  const gate = createGate({ scripts, localDeny: new LocalDenySet(), failOpen: false });
   const check = async (i: number) => {
     const credential = parseCredential(credentials[i % activeAgents]!) as ParsedCredential;
     const verdict = await gate.check({ credential, provider: "openai", count: true });
@@ -206,7 +208,7 @@ async function benchGate(redisUrl: string, credentials: string[]) {
     }),
   );
   const concurrentPerSecond = n / ((performance.now() - started) / 1000);
-  redis.disconnect();
+  await scripts.close();
   return { sequentialUs, concurrentPerSecond };
 }
 
