@@ -26,6 +26,25 @@ export interface LoadResult {
   maxMs: number;
 }
 
+/** One run's result with its raw latencies (µs), so interleaved runs can be merged. */
+export interface LoadRun extends LoadResult {
+  samplesUs: Float64Array;
+}
+
+/** Merges runs of the same target (e.g. interleaved rounds): requests/s over their summed time. */
+export function mergeRuns(runs: LoadRun[]): LoadResult {
+  const count = runs.reduce((n, r) => n + r.samplesUs.length, 0);
+  const all = new Float64Array(count);
+  let at = 0;
+  for (const r of runs) {
+    all.set(r.samplesUs, at);
+    at += r.samplesUs.length;
+  }
+  const errors = runs.reduce((n, r) => n + r.errors, 0);
+  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
+  return summarize(all, count, errors, seconds);
+}
+
 function summarize(latenciesUs: Float64Array, count: number, errors: number, seconds: number): LoadResult {
   const sorted = latenciesUs.slice(0, count).sort();
   const at = (q: number) => (count === 0 ? Number.NaN : sorted[Math.min(count - 1, Math.floor(q * count))]! / 1000);
@@ -67,7 +86,10 @@ async function send(pool: Pool, target: Target, i: number): Promise<boolean> {
 }
 
 /** Saturation: `concurrency` requests always in flight for `seconds` (after a short warm-up). */
-export async function closedLoop(target: Target, options: { concurrency: number; seconds: number; warmupSeconds?: number }) {
+export async function closedLoop(
+  target: Target,
+  options: { concurrency: number; seconds: number; warmupSeconds?: number },
+): Promise<LoadRun> {
   const pool = new Pool(target.origin, { connections: options.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
   let i = 0;
   const run = async (until: number, samples: Samples | undefined, errors: { n: number }) => {
@@ -87,7 +109,7 @@ export async function closedLoop(target: Target, options: { concurrency: number;
   await Promise.all(Array.from({ length: options.concurrency }, () => run(until, samples, errors)));
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
-  return summarize(samples.data, samples.count, errors.n, seconds);
+  return { ...summarize(samples.data, samples.count, errors.n, seconds), samplesUs: samples.data.slice(0, samples.count) };
 }
 
 /** Fixed rate: `rate` requests per second for `seconds`. */

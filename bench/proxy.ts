@@ -10,7 +10,8 @@
 // 4. the gate alone: credential parse + the Redis round trip, per request, sequential and concurrent;
 // 5. kill latency: a kill-stream entry until the agent's open streams are cut at the client.
 // Targets: (c)/(b) >= 0.75; added p99 <= 1 ms at half saturation; RSS <= 150 MB; kills within 50 ms.
-// Options (environment): BENCH_SECONDS (per phase, default 10), BENCH_CONCURRENCY (32), BENCH_AGENTS
+// Options (environment): BENCH_SECONDS (per target and phase, default 10), BENCH_ROUNDS (saturation is
+// measured in this many interleaved rounds, default 3), BENCH_CONCURRENCY (32), BENCH_AGENTS
 // (10000), BENCH_ACTIVE_AGENTS (100); `--quick` runs short phases for a smoke run.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -32,7 +33,7 @@ import { keys } from "../proxy/store/keys.ts";
 import { packageRoot } from "../scripts/lib/artifacts.ts";
 import { freePort } from "../test/support/ports.ts";
 import { startRedis, type TestRedis } from "../test/support/redis.ts";
-import { closedLoop, type LoadResult, openLoop, type Target } from "./loadGenerator.ts";
+import { closedLoop, type LoadResult, type LoadRun, mergeRuns, openLoop, type Target } from "./loadGenerator.ts";
 
 const quick = process.argv.includes("--quick");
 const intFromEnv = (name: string, fallback: number) => {
@@ -42,6 +43,7 @@ const intFromEnv = (name: string, fallback: number) => {
 };
 const seconds = intFromEnv("BENCH_SECONDS", quick ? 3 : 10);
 const concurrency = intFromEnv("BENCH_CONCURRENCY", 32);
+const rounds = intFromEnv("BENCH_ROUNDS", quick ? 1 : 3);
 const agentCount = intFromEnv("BENCH_AGENTS", 10_000);
 const activeAgents = Math.min(intFromEnv("BENCH_ACTIVE_AGENTS", 100), agentCount);
 const killStreams = 20;
@@ -100,13 +102,6 @@ function cpuMicros(pid: number): number {
   } catch {
     return Number.NaN;
   }
-}
-
-/** Runs a load phase and adds the CPU the process under test spent per request (µs). */
-async function withCpu(pid: number, work: () => Promise<LoadResult>): Promise<LoadResult & { cpuUsPerRequest: number }> {
-  const before = cpuMicros(pid);
-  const result = await work();
-  return { ...result, cpuUsPerRequest: (cpuMicros(pid) - before) / Math.max(1, result.requests) };
 }
 
 /** Peak resident memory of a process, sampled from /proc (Linux). */
@@ -296,13 +291,37 @@ async function main() {
       `gate alone: ${fmt(gateAlone.sequentialUs, 1)} µs per request sequential, ${fmt(gateAlone.concurrentPerSecond, 0)}/s with 64 in flight`,
     );
 
-    console.log(`\nsaturation (closed loop, ${concurrency} in flight)`);
+    console.log(`\nsaturation (closed loop, ${concurrency} in flight, ${rounds} interleaved rounds)`);
+    // Rounds alternate the targets so that load from elsewhere on the machine hits them alike.
+    const runsOf = { direct: [] as LoadRun[], baseline: [] as LoadRun[], killcord: [] as LoadRun[] };
+    const cpuOf = { baseline: 0, killcord: 0 };
+    const roundSeconds = Math.max(1, seconds / rounds);
+    for (let round = 0; round < rounds; round++) {
+      if (runs("direct")) runsOf.direct.push(await closedLoop(direct, { concurrency, seconds: roundSeconds }));
+      if (runs("baseline")) {
+        const before = cpuMicros(baseline.child.pid!);
+        runsOf.baseline.push(await closedLoop(bare, { concurrency, seconds: roundSeconds }));
+        cpuOf.baseline += cpuMicros(baseline.child.pid!) - before;
+      }
+      if (runs("killcord")) {
+        const before = cpuMicros(proxy.child.pid!);
+        runsOf.killcord.push(await closedLoop(killcord, { concurrency, seconds: roundSeconds }));
+        cpuOf.killcord += cpuMicros(proxy.child.pid!) - before;
+      }
+    }
+    // How well the gate batches its Redis calls under saturation (from the proxy's own metrics).
+    const metricsText = await (await request(`${proxyOrigin}/metrics`)).body.text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metricsText)?.[1] ?? Number.NaN);
+    const gateCallsPerWrite = metric("killcord_proxy_gate_redis_commands") / metric("killcord_proxy_gate_redis_writes");
+    const merged = (list: LoadRun[], cpu?: number): LoadResult & { cpuUsPerRequest?: number } => {
+      if (list.length === 0) return skipped;
+      const result = mergeRuns(list);
+      return cpu === undefined ? result : { ...result, cpuUsPerRequest: cpu / Math.max(1, result.requests) };
+    };
     const saturation = {
-      direct: runs("direct") ? await closedLoop(direct, { concurrency, seconds }) : skipped,
-      baseline: runs("baseline") ? await withCpu(baseline.child.pid!, () => closedLoop(bare, { concurrency, seconds })) : skipped,
-      killcord: runs("killcord")
-        ? await withCpu(proxy.child.pid!, () => closedLoop(killcord, { concurrency, seconds }))
-        : skipped,
+      direct: merged(runsOf.direct),
+      baseline: merged(runsOf.baseline, cpuOf.baseline),
+      killcord: merged(runsOf.killcord, cpuOf.killcord),
     };
     console.log(row("(a) direct", saturation.direct));
     console.log(row("(b) fastify + undici passthrough", saturation.baseline));
@@ -348,13 +367,15 @@ results
   p99 added by (b) over (a)   ${fmt(half.baseline.p99Ms - half.direct.p99Ms, 3)} ms
   proxy RSS (peak)            ${fmt(rssMb, 1)} MB (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
   gate alone                  ${fmt(gateAlone.sequentialUs, 1)} µs/request sequential; ${fmt(gateAlone.concurrentPerSecond, 0)} requests/s concurrent
+  gate calls per Redis write  ${fmt(gateCallsPerWrite, 2)} (under saturation; group commit)
+  proxy CPU per request       ${fmt(saturation.killcord.cpuUsPerRequest ?? Number.NaN, 0)} µs (baseline ${fmt(saturation.baseline.cpuUsPerRequest ?? Number.NaN, 0)} µs)
   kill -> ${kill.streams} streams cut     p50 ${fmt(kill.p50Ms)} ms, max ${fmt(kill.maxMs)} ms (target ${checks.killMaxMs.target} ms)  ${checks.killMaxMs.pass ? "PASS" : "FAIL"}`);
 
     const result = {
       bench: "proxy",
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-      options: { seconds, concurrency, agents: agentCount, activeAgents, quick },
+      options: { seconds, rounds, concurrency, agents: agentCount, activeAgents, quick },
       saturation,
       halfSaturation: { rate, ...half },
       throughputRatio,
@@ -362,6 +383,7 @@ results
       proxyRssMb: rssMb,
       baselineRssMb: baselineRss.peakMb,
       gateAlone,
+      gateCallsPerWrite,
       kill,
       checks,
     };

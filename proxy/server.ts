@@ -87,6 +87,7 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
     onStatus: (ready, error) => onGateStatus(ready, error),
   });
   const gate = createGate({ scripts, localDeny, failOpen: config.failOpen });
+  metrics.gateBatching(() => scripts.stats);
   // Assigned once the app (and its logger) exists; trips before that cannot happen (no requests yet).
   let onTrip: (agentId: string, provider: string, breach: Breach) => void = () => {};
   let onSpendError: (error: unknown, microUsd: number) => void = () => {};

@@ -9,7 +9,7 @@ import type { ParsedCredential } from "../store/agentState.ts";
 import { keys } from "../store/keys.ts";
 import { gateLua, meterLua } from "./gateScript.ts";
 import type { LocalDenySet } from "./localDenySet.ts";
-import { type ScriptConnection, script } from "./scriptConnection.ts";
+import { type PreparedCall, prepare, type ScriptConnection, script } from "./scriptConnection.ts";
 
 /** What tripped: a guardrail breach, as the script reports it. */
 export interface Breach {
@@ -120,6 +120,8 @@ interface AgentKeys {
 }
 
 const maxCachedAgents = 20_000;
+/** Encoded gate commands kept (about 1 KB each). */
+const maxCachedCalls = 4096;
 
 function keyCache() {
   const cache = new Map<string, AgentKeys>();
@@ -143,32 +145,44 @@ function keyCache() {
 export function createGate(options: { scripts: ScriptConnection; localDeny: LocalDenySet; failOpen: boolean }): Gate {
   const { scripts, localDeny, failOpen } = options;
   const keysOf = keyCache();
+  // A call's keys and arguments change only with the minute (the counter names), so each credential's
+  // encoded command is reused within a minute: no string building or encoding per request.
+  const calls = new Map<string, { minute: number; call: PreparedCall }>();
+  const gateCall = (credential: ParsedCredential, provider: string, count: boolean, now: number): PreparedCall => {
+    const minute = Math.floor(now / minuteMs);
+    const cacheKey = `${credential.secretHash}${count ? "+" : "-"}${provider}`;
+    const hit = calls.get(cacheKey);
+    if (hit !== undefined && hit.minute === minute) return hit.call;
+    const k = keysOf(credential.agentId);
+    const all = usageCounters("*", now);
+    const own = usageCounters(provider, now);
+    const call = prepare(
+      gateScript,
+      [
+        k.deny,
+        k.flags,
+        k.credentialPrefix + credential.secretHash,
+        k.guardrails,
+        k.usagePrefix + all.rpm,
+        k.usagePrefix + all.rpd,
+        k.usagePrefix + all.usd,
+        k.usagePrefix + own.rpm,
+        k.usagePrefix + own.rpd,
+        k.usagePrefix + own.usd,
+      ],
+      [provider, count ? "1" : "0", minuteTtlMs, dayTtlMs],
+    );
+    if (hit === undefined && calls.size >= maxCachedCalls) calls.delete(calls.keys().next().value!);
+    calls.set(cacheKey, { minute, call });
+    return call;
+  };
   return {
     async check({ credential, provider, count, now = Date.now() }) {
-      const { agentId, secretHash } = credential;
-      const local = localDeny.get(agentId, now);
+      const local = localDeny.get(credential.agentId, now);
       if (local !== undefined) return { allowed: false, code: local };
-      const k = keysOf(agentId);
-      const all = usageCounters("*", now);
-      const own = usageCounters(provider, now);
       let reply: unknown;
       try {
-        reply = await scripts.run(
-          gateScript,
-          [
-            k.deny,
-            k.flags,
-            k.credentialPrefix + secretHash,
-            k.guardrails,
-            k.usagePrefix + all.rpm,
-            k.usagePrefix + all.rpd,
-            k.usagePrefix + all.usd,
-            k.usagePrefix + own.rpm,
-            k.usagePrefix + own.rpd,
-            k.usagePrefix + own.usd,
-          ],
-          [provider, String(now), count ? "1" : "0", minuteTtlMs, dayTtlMs],
-        );
+        reply = await scripts.runPrepared(gateCall(credential, provider, count, now));
       } catch (cause) {
         if (failOpen) return { allowed: true, failOpen: true };
         return { allowed: false, code: "GATE_UNAVAILABLE", retryAfterSeconds: 1, cause };

@@ -10,7 +10,7 @@ import { reservedProviderNames } from "../control/schemas.ts";
 import { errorBody, type ProxyErrorCode, proxyErrors } from "../errors.ts";
 import { emitGuardrailTrip } from "../guardrails/tripEvent.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
-import { parseCredential } from "../store/agentState.ts";
+import { type ParsedCredential, parseCredential } from "../store/agentState.ts";
 import { presentedCredential } from "../upstream/headers.ts";
 import type { Breach, Gate } from "./gate.ts";
 
@@ -72,8 +72,25 @@ export function announceTrip(
   );
 }
 
+/** Parsed credentials by their presented string: agents send the same one on every call (sha256 each time otherwise). */
+function credentialCache(max = 4096) {
+  const cache = new Map<string, ParsedCredential>();
+  return (presented: string): ParsedCredential | undefined => {
+    const hit = cache.get(presented);
+    if (hit !== undefined) return hit;
+    const parsed = parseCredential(presented);
+    // Only well-formed credentials are kept; whether they are issued is Redis's answer, every time.
+    if (parsed !== undefined) {
+      if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      cache.set(presented, parsed);
+    }
+    return parsed;
+  };
+}
+
 export function createGateHook(deps: GateHookDeps) {
   const { gate, directory, metrics } = deps;
+  const parse = credentialCache();
 
   const deny = (
     request: FastifyRequest,
@@ -96,7 +113,7 @@ export function createGateHook(deps: GateHookDeps) {
     if (reservedProviderNames.includes(provider)) return sendError(reply, "NOT_FOUND");
     if (!providerNamePattern.test(provider)) return deny(request, reply, "PROVIDER_NOT_FOUND", {});
     const presented = presentedCredential(request.headers);
-    const credential = presented === undefined ? undefined : parseCredential(presented);
+    const credential = presented === undefined ? undefined : parse(presented);
     if (credential === undefined) return deny(request, reply, "INVALID_CREDENTIAL", { provider });
     const { agentId } = credential;
 

@@ -15,9 +15,12 @@
  *      the flag and `tripped:<flag field>` (JSON: why) into the flags hash, once.
  *   7. otherwise the request counters are incremented (same script, so exactly N of N+M concurrent
  *      requests pass a limit of N) and the verdict is OK.
- * With ARGV[3] = "0" the script authenticates and checks 1-5 but neither checks nor counts guardrails (used
+ * With ARGV[2] = "0" the script authenticates and checks 1-5 but neither checks nor counts guardrails (used
  * when the provider connection does not exist, so a 404 does not spend the agent's rate).
  *
+ * KEYS: deny, flags, credential, guardrails, then the usage counters rpm, rpd, usd for "*" and for the provider.
+ * ARGV: provider, count ("1"/"0"), minute-counter TTL ms, day-counter TTL ms. Nothing in a call depends on
+ * the clock beyond the counter names, so the client can reuse one encoded command per minute.
  * Reply: {"OK"} | {code} | {"DENY", code, state} | {code, scope, kind, limit, value, action, tripped}.
  */
 export const gateLua = `
@@ -40,7 +43,7 @@ if flags[3] then
 end
 if flags[1] == '0' then return {'AGENT_DISABLED'} end
 if flags[2] == '0' then return {'PROVIDER_DISABLED'} end
-if ARGV[3] ~= '1' then return {'OK'} end
+if ARGV[2] ~= '1' then return {'OK'} end
 
 local g = redis.call('HMGET', KEYS[4], '*:rpm', '*:rpd', '*:usd', '*:action', p .. ':rpm', p .. ':rpd', p .. ':usd', p .. ':action')
 -- A limit that is present but unreadable counts as 0 (deny): fail closed.
@@ -50,7 +53,8 @@ local function breach(code, scope, kind, lim, value, action)
   if action == 'tier2' then field = 'agent' elseif action == 'tier1' then field = 'provider:' .. p end
   local tripped = 0
   if field and redis.call('HGET', KEYS[2], field) ~= '0' then
-    local why = cjson.encode({by = 'guardrail', code = code, scope = scope, kind = kind, limit = lim, value = value, at = tonumber(ARGV[2])})
+    local t = redis.call('TIME')
+    local why = cjson.encode({by = 'guardrail', code = code, scope = scope, kind = kind, limit = lim, value = value, at = t[1] * 1000 + math.floor(t[2] / 1000)})
     redis.call('HSET', KEYS[2], field, '0', 'tripped:' .. field, why)
     tripped = 1
   end
@@ -74,7 +78,7 @@ for s = 0, 1 do
     if n + 1 > rpd then return breach('RATE_LIMITED', scope, 'rpd', rpd, n, action) end
   end
 end
-local counters = {{KEYS[5], ARGV[4]}, {KEYS[6], ARGV[5]}, {KEYS[8], ARGV[4]}, {KEYS[9], ARGV[5]}}
+local counters = {{KEYS[5], ARGV[3]}, {KEYS[6], ARGV[4]}, {KEYS[8], ARGV[3]}, {KEYS[9], ARGV[4]}}
 for _, c in ipairs(counters) do
   if redis.call('INCR', c[1]) == 1 then redis.call('PEXPIRE', c[1], c[2]) end
 end

@@ -12,13 +12,14 @@ export interface ProxyMetrics {
   outcome(outcome: Outcome): void;
   denial(code: ProxyErrorCode): void;
   gateSeconds(seconds: number): void;
-  upstreamSeconds(seconds: number): void;
   tokens(input: number, output: number): void;
   spend(microUsd: number): void;
   unmetered(): void;
   trip(kind: string): void;
   killEntry(aborted: number): void;
   inFlight(get: () => number): void;
+  /** The gate connection's batching: writes and commands so far. */
+  gateBatching(get: () => { writes: number; commands: number }): void;
 }
 
 export function createMetrics(): ProxyMetrics {
@@ -40,12 +41,6 @@ export function createMetrics(): ProxyMetrics {
     name: "killcord_proxy_gate_duration_seconds",
     help: "Time to decide a request: credential, local deny set and the Redis round trip",
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
-    registers: [registry],
-  });
-  const upstream = new Histogram({
-    name: "killcord_proxy_upstream_headers_seconds",
-    help: "Time from forwarding to the upstream's response headers",
-    buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 120],
     registers: [registry],
   });
   const tokens = new Counter({
@@ -95,7 +90,6 @@ export function createMetrics(): ProxyMetrics {
     outcome: (o) => outcomes[o].inc(),
     denial: (code) => denials.labels(code).inc(),
     gateSeconds: (s) => gate.observe(s),
-    upstreamSeconds: (s) => upstream.observe(s),
     tokens(input, output) {
       if (input > 0) tokensIn.inc(input);
       if (output > 0) tokensOut.inc(output);
@@ -106,6 +100,24 @@ export function createMetrics(): ProxyMetrics {
     killEntry(aborted) {
       killEntries.inc();
       if (aborted > 0) killAborts.inc(aborted);
+    },
+    gateBatching(get) {
+      new Gauge({
+        name: "killcord_proxy_gate_redis_writes",
+        help: "Writes the gate's Redis connection has made (each carries a batch of script calls)",
+        registers: [registry],
+        collect() {
+          this.set(get().writes);
+        },
+      });
+      new Gauge({
+        name: "killcord_proxy_gate_redis_commands",
+        help: "Script calls the gate's Redis connection has sent",
+        registers: [registry],
+        collect() {
+          this.set(get().commands);
+        },
+      });
     },
     inFlight(get) {
       new Gauge({

@@ -14,43 +14,45 @@ export class AbortReason extends Error {
   }
 }
 
+/** A running call that can be cut. `abort` is idempotent; `finished` turns true once it is over. */
+export interface Abortable {
+  readonly finished: boolean;
+  abort(reason: AbortReason): void;
+}
+
 export class InFlight {
-  readonly #byAgent = new Map<string, Set<AbortController>>();
+  readonly #byAgent = new Map<string, Set<Abortable>>();
   #count = 0;
   #drained: (() => void) | undefined;
 
-  /** Tracks one request; call the returned function when it has finished (idempotent). */
-  track(agentId: string, controller: AbortController): () => void {
+  /** Tracks one call until `done` is called for it (once per tracked call). */
+  track(agentId: string, call: Abortable): void {
     let set = this.#byAgent.get(agentId);
     if (set === undefined) {
       set = new Set();
       this.#byAgent.set(agentId, set);
     }
-    set.add(controller);
+    set.add(call);
     this.#count++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.#count--;
-      const current = this.#byAgent.get(agentId);
-      if (current !== undefined) {
-        current.delete(controller);
-        if (current.size === 0) this.#byAgent.delete(agentId);
-      }
-      if (this.#count === 0) this.#drained?.();
-    };
   }
 
-  /** Aborts every in-flight request of the agent; returns how many were aborted. */
+  done(agentId: string, call: Abortable): void {
+    const set = this.#byAgent.get(agentId);
+    if (set === undefined || !set.delete(call)) return;
+    if (set.size === 0) this.#byAgent.delete(agentId);
+    this.#count--;
+    if (this.#count === 0) this.#drained?.();
+  }
+
+  /** Aborts every in-flight call of the agent; returns how many were aborted. */
   abortAgent(agentId: string, code: ProxyErrorCode): number {
     const set = this.#byAgent.get(agentId);
     if (set === undefined) return 0;
     const reason = new AbortReason(code);
     let n = 0;
-    for (const controller of [...set]) {
-      if (!controller.signal.aborted) {
-        controller.abort(reason);
+    for (const call of [...set]) {
+      if (!call.finished) {
+        call.abort(reason);
         n++;
       }
     }
