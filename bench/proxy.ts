@@ -20,6 +20,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
+import pg from "pg";
 import { Agent, request } from "undici";
 import { providerKeyAad } from "../proxy/control/providerDirectory.ts";
 import { seal } from "../proxy/crypto/secretBox.ts";
@@ -127,8 +128,13 @@ function rssSampler(pid: number) {
 }
 
 /** 10,000 linked agents, each with a credential and an OpenAI-style connection: the durable store and Redis. */
-async function seedAgents(dataDir: string, masterKey: Buffer, redis: Redis, upstreamBase: string): Promise<string[]> {
-  const db = await openDb({ dataDir, databaseUrl: undefined });
+async function seedAgents(
+  store: { dataDir: string; databaseUrl: string | undefined },
+  masterKey: Buffer,
+  redis: Redis,
+  upstreamBase: string,
+): Promise<string[]> {
+  const db = await openDb(store);
   const now = Date.now();
   const operator = `0x${randomBytes(20).toString("hex")}`;
   const credentials: string[] = [];
@@ -178,6 +184,33 @@ async function seedAgents(dataDir: string, masterKey: Buffer, redis: Redis, upst
   // all 10,000 agents from the store while the bench runs.
   await redis.set(keys.controlRestored, String(now));
   return credentials;
+}
+
+/**
+ * The durable store for (c): a Postgres database of the bench's own when a server answers (BENCH_DATABASE_URL,
+ * default the local server), as a production proxy runs; else embedded PGlite, whose WASM heap alone is
+ * ~300 MB of the proxy's RSS. Returns the URL of the database to use and how to drop it.
+ */
+async function benchDatabase(): Promise<{ databaseUrl: string | undefined; drop(): Promise<void> }> {
+  if (process.env.BENCH_DATABASE_URL === "pglite") return { databaseUrl: undefined, drop: async () => {} };
+  const serverUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const admin = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 2000 });
+  try {
+    await admin.connect();
+  } catch {
+    return { databaseUrl: undefined, drop: async () => {} };
+  }
+  const name = `killcord_bench_${randomBytes(6).toString("hex")}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    databaseUrl: url.toString(),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await admin.end();
+    },
+  };
 }
 
 /** The gate alone, in this process: credential parse + one Redis round trip, sequential and concurrent. */
@@ -251,6 +284,7 @@ const row = (name: string, r: LoadResult & { cpuUsPerRequest?: number }) =>
 async function main() {
   let redis: TestRedis | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), "killcord-bench-proxy-"));
+  let database: Awaited<ReturnType<typeof benchDatabase>> | undefined;
   try {
     console.log(`proxy bench: ${seconds} s per phase, concurrency ${concurrency}, ${agentCount} agents (${activeAgents} active)`);
     redis = await startRedis();
@@ -261,7 +295,15 @@ async function main() {
 
     const masterKey = randomBytes(32);
     const seedStarted = performance.now();
-    const credentials = await seedAgents(dataDir, masterKey, redis.client, `${upstreamOrigin}/v1`);
+    database = await benchDatabase();
+    const storeName = database.databaseUrl === undefined ? "embedded PGlite" : "Postgres";
+    const credentials = await seedAgents(
+      { dataDir, databaseUrl: database.databaseUrl },
+      masterKey,
+      redis.client,
+      `${upstreamOrigin}/v1`,
+    );
+    console.log(`store: ${storeName}`);
     console.log(`seeded ${agentCount} agents in ${fmt((performance.now() - seedStarted) / 1000, 1)} s`);
 
     const port = await freePort();
@@ -269,6 +311,7 @@ async function main() {
       KILLCORD_PROXY_HOST: "127.0.0.1",
       KILLCORD_REDIS_URL: redis.url,
       KILLCORD_DATA_DIR: dataDir,
+      ...(database.databaseUrl === undefined ? {} : { DATABASE_URL: database.databaseUrl }),
       KILLCORD_MASTER_KEY: masterKey.toString("hex"),
       KILLCORD_LOG_LEVEL: "warn",
       // e.g. BENCH_PROXY_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the proxy alone.
@@ -365,7 +408,7 @@ results
   (c)/(a) throughput          ${fmt(saturation.killcord.rps / saturation.direct.rps, 3)}
   p99 added by (c) over (a)   ${fmt(addedP99Ms, 3)} ms at ${rate} req/s (target ${checks.addedP99Ms.target} ms)  ${checks.addedP99Ms.pass ? "PASS" : "FAIL"}
   p99 added by (b) over (a)   ${fmt(half.baseline.p99Ms - half.direct.p99Ms, 3)} ms
-  proxy RSS (peak)            ${fmt(rssMb, 1)} MB (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
+  proxy RSS (peak)            ${fmt(rssMb, 1)} MB with ${storeName} (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
   gate alone                  ${fmt(gateAlone.sequentialUs, 1)} µs/request sequential; ${fmt(gateAlone.concurrentPerSecond, 0)} requests/s concurrent
   gate calls per Redis write  ${fmt(gateCallsPerWrite, 2)} (under saturation; group commit)
   proxy CPU per request       ${fmt(saturation.killcord.cpuUsPerRequest ?? Number.NaN, 0)} µs (baseline ${fmt(saturation.baseline.cpuUsPerRequest ?? Number.NaN, 0)} µs)
@@ -375,6 +418,7 @@ results
       bench: "proxy",
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+      store: storeName,
       options: { seconds, rounds, concurrency, agents: agentCount, activeAgents, quick },
       saturation,
       halfSaturation: { rate, ...half },
@@ -398,6 +442,7 @@ results
     for (const child of children) child.kill("SIGTERM");
     await redis?.close();
     rmSync(dataDir, { recursive: true, force: true });
+    await database?.drop();
   }
 }
 

@@ -1,9 +1,11 @@
 // `npm start`: the local stack for development. Starts a Hardhat node with Killcord deployed (the same as
-// `killcord chain`), finds or starts a Redis, and runs the indexer mirroring chain kills into it; later parts
-// (the proxy) are added here in order.
+// `killcord chain`), finds or starts a Redis, runs the indexer mirroring chain kills into it, and runs the
+// proxy (gate, upstream forwarding, operator API) on that Redis and chain.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startIndexer } from "../indexer/lib/startIndexer.ts";
+import { loadConfig } from "../proxy/config.ts";
+import { startProxy } from "../proxy/server.ts";
 import { hardhatAccount0Key, parsePort } from "./cli/commands/chain.ts";
 import { deployKillcord } from "./deploy/deploy.ts";
 import { packageRoot } from "./lib/artifacts.ts";
@@ -59,6 +61,21 @@ const indexer = await step(
   }),
 );
 
+// The proxy's store is new on every start too (agents linked to the last chain are gone); its master key is
+// generated there (local stack only). DATABASE_URL, when set, selects Postgres instead.
+const proxyDir = join(packageRoot, ".killcord", "local-stack", "proxy");
+rmSync(proxyDir, { recursive: true, force: true });
+const proxyConfig = loadConfig({
+  ...process.env,
+  KILLCORD_LOCAL_STACK: "1",
+  KILLCORD_DATA_DIR: proxyDir,
+  KILLCORD_REDIS_URL: redis.url,
+  KILLCORD_RPC_URL: chain.rpcUrl,
+  KILLCORD_PROXY_PORT: String(parsePort(process.env.KILLCORD_PROXY_PORT, 8787)),
+  KILLCORD_LOG_LEVEL: process.env.KILLCORD_LOG_LEVEL ?? "warn",
+});
+const proxy = await step(startProxy(proxyConfig).then((p) => ({ ...p, stop: () => p.close() })));
+
 console.log(`Killcord local stack
   chain     ${chain.rpcUrl} (WebSocket ${chain.wsUrl}), chain id ${deployment.chainId}
   registry  ${deployment.registry}
@@ -67,6 +84,7 @@ console.log(`Killcord local stack
   deployment written to ${path}
   redis     ${redis.url} (${redis.origin === "started" ? "throwaway redis-server started for this stack" : redis.origin === "env" ? "REDIS_URL" : "already running"})
   indexer   ${indexer.url}  (status ${indexer.url}/agents/<agentId>, GraphQL ${indexer.url}/graphql)
+  proxy     ${proxy.url}  (agents: /<provider>/<path>; operator API /v1, OpenAPI ${proxy.url}/docs, ${proxy.url}/metrics)
 
 Try it (in another terminal):
   export KILLCORD_RPC_URL=${chain.rpcUrl}
@@ -74,6 +92,15 @@ Try it (in another terminal):
   npx killcord agent register --name my-agent
   npx killcord revoke <agentId>
   curl ${indexer.url}/agents/<agentId>
+
+First call through the proxy (same terminal):
+  export KILLCORD_PROXY_URL=${proxy.url}
+  npx killcord login                        # signs in with KILLCORD_PRIVATE_KEY; export KILLCORD_OPERATOR_KEY=<operatorKey>
+  npx killcord agent add <agentId>          # prints the agent's credential (shown once)
+  OPENAI_API_KEY=sk-... npx killcord provider add <agentId> --name openai --base-url https://api.openai.com/v1 --api-key-env OPENAI_API_KEY
+  curl ${proxy.url}/openai/chat/completions -H "authorization: Bearer <credential>" \\
+    -H "content-type: application/json" -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+  (or point any OpenAI SDK at baseURL ${proxy.url}/openai with the credential as its API key)
 Ctrl-C stops everything.`);
 
 let stopping = false;
