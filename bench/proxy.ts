@@ -12,8 +12,11 @@
 // Targets: (c)/(b) >= 0.75; added p99 <= 1 ms at half saturation; RSS <= 150 MB; kills within 50 ms.
 // Options (environment): BENCH_SECONDS (per target and phase, default 10), BENCH_ROUNDS (saturation is
 // measured in this many interleaved rounds, default 3), BENCH_CONCURRENCY (32), BENCH_AGENTS
-// (10000), BENCH_ACTIVE_AGENTS (100); `--quick` runs short phases for a smoke run.
-import { type ChildProcess, spawn } from "node:child_process";
+// (10000), BENCH_ACTIVE_AGENTS (100), BENCH_DATABASE_URL (a Postgres server to create the bench's database
+// on, default the local one; "pglite" for the embedded store), BENCH_PIN=1 (pin processes to cores),
+// BENCH_ONLY (a comma list of phases), BENCH_PROXY_NODE_OPTIONS (e.g. --cpu-prof for the proxy alone);
+// `--quick` runs short phases for a smoke run.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -92,6 +95,19 @@ async function spawnNode(
     });
   });
   return { child, line };
+}
+
+/**
+ * Pins a process (all its threads) to the given CPUs with taskset (Linux). With BENCH_PIN=1 the bench gives
+ * the process under test, the baseline or the Killcord proxy, a core of its own and puts the load generator,
+ * the upstream and Redis on the others, as separate machines would. Off by default: on a two-core machine
+ * the proxies' GC threads then share their one core, which measured worse than leaving it to the scheduler.
+ * Returns false when not pinned.
+ */
+function pin(pid: number, cpuList: string): boolean {
+  if (process.env.BENCH_PIN !== "1" || process.platform !== "linux" || cpus().length < 2) return false;
+  const result = spawnSync("taskset", ["-a", "-p", "-c", cpuList, String(pid)], { stdio: "ignore" });
+  return result.status === 0;
 }
 
 /** CPU time (user + system) a process has used so far, in microseconds, from /proc (Linux); NaN elsewhere. */
@@ -319,6 +335,20 @@ async function main() {
     };
     const proxy = await spawnNode("scripts/cli/killcord.ts", ["proxy", "--port", String(port), "--json"], proxyEnv);
     const proxyOrigin = proxy.line.url as string;
+    // The proxies under test get the last core; everything else (this load generator, the upstream, Redis)
+    // the others.
+    const lastCpu = cpus().length - 1;
+    const others = lastCpu === 1 ? "0" : `0-${lastCpu - 1}`;
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.client.info("server"))?.[1]);
+    const pinned =
+      pin(proxy.child.pid!, String(lastCpu)) &&
+      pin(baseline.child.pid!, String(lastCpu)) &&
+      pin(process.pid, others) &&
+      pin(upstream.child.pid!, others) &&
+      pin(redisPid, others);
+    console.log(
+      pinned ? `pinned: proxies under test on CPU ${lastCpu}; load generator, upstream and Redis on CPU ${others}` : "not pinned",
+    );
     const proxyRss = rssSampler(proxy.child.pid!);
     const baselineRss = rssSampler(baseline.child.pid!);
 
@@ -385,6 +415,15 @@ async function main() {
     console.log(row("(c) killcord proxy", half.killcord));
     const addedP99Ms = half.killcord.p99Ms - half.direct.p99Ms;
 
+    // Where the proxy's memory is, after the load (V8 heap vs. buffers and native).
+    const memoryText = await (await request(`${proxyOrigin}/metrics`)).body.text();
+    const memoryOf = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(memoryText)?.[1] ?? Number.NaN) / 1e6;
+    const proxyMemory = {
+      rssMb: memoryOf("killcord_proxy_process_resident_memory_bytes"),
+      heapTotalMb: memoryOf("killcord_proxy_nodejs_heap_size_total_bytes"),
+      heapUsedMb: memoryOf("killcord_proxy_nodejs_heap_size_used_bytes"),
+      externalMb: memoryOf("killcord_proxy_nodejs_external_memory_bytes"),
+    };
     const kill = runs("kill")
       ? await benchKill(proxyOrigin, redis.client, credentials[activeAgents]!)
       : { streams: 0, p50Ms: Number.NaN, maxMs: Number.NaN };
@@ -409,6 +448,7 @@ results
   p99 added by (c) over (a)   ${fmt(addedP99Ms, 3)} ms at ${rate} req/s (target ${checks.addedP99Ms.target} ms)  ${checks.addedP99Ms.pass ? "PASS" : "FAIL"}
   p99 added by (b) over (a)   ${fmt(half.baseline.p99Ms - half.direct.p99Ms, 3)} ms
   proxy RSS (peak)            ${fmt(rssMb, 1)} MB with ${storeName} (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
+  proxy memory after load     RSS ${fmt(proxyMemory.rssMb, 0)} MB: V8 heap ${fmt(proxyMemory.heapUsedMb, 0)} used of ${fmt(proxyMemory.heapTotalMb, 0)} MB, external ${fmt(proxyMemory.externalMb, 0)} MB
   gate alone                  ${fmt(gateAlone.sequentialUs, 1)} µs/request sequential; ${fmt(gateAlone.concurrentPerSecond, 0)} requests/s concurrent
   gate calls per Redis write  ${fmt(gateCallsPerWrite, 2)} (under saturation; group commit)
   proxy CPU per request       ${fmt(saturation.killcord.cpuUsPerRequest ?? Number.NaN, 0)} µs (baseline ${fmt(saturation.baseline.cpuUsPerRequest ?? Number.NaN, 0)} µs)
@@ -419,12 +459,14 @@ results
       at: new Date().toISOString(),
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
       store: storeName,
+      pinned,
       options: { seconds, rounds, concurrency, agents: agentCount, activeAgents, quick },
       saturation,
       halfSaturation: { rate, ...half },
       throughputRatio,
       addedP99Ms,
       proxyRssMb: rssMb,
+      proxyMemory,
       baselineRssMb: baselineRss.peakMb,
       gateAlone,
       gateCallsPerWrite,

@@ -19,6 +19,7 @@ import { SpendMeter } from "./guardrails/spendMeter.ts";
 import { type KillListener, startKillListener } from "./killListener/killListener.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { InFlight } from "./upstream/inFlight.ts";
+import { refreshingDirectory } from "./upstream/refreshingDirectory.ts";
 
 export interface RunningProxy {
   url: string;
@@ -76,8 +77,13 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   metrics.inFlight(() => inFlight.size);
   // PGlite serves one process, so every change to a connection goes through this instance's control plane,
   // which invalidates the cache: entries can live long. With Postgres, other instances change connections
-  // too, and the short default bounds how long this one serves a stale entry.
-  const directory = createProviderDirectory(db, config.masterKey, config.databaseUrl === undefined ? { ttlMs: 600_000 } : {});
+  // too, and a short freshness bounds how long this one serves a stale entry. Either way requests never wait
+  // for a refresh (refreshingDirectory.ts).
+  const embedded = config.databaseUrl === undefined;
+  const directory = refreshingDirectory(
+    createProviderDirectory(db, config.masterKey, embedded ? { ttlMs: 600_000 } : {}),
+    embedded ? { freshMs: 600_000, staleMs: 600_000 } : { freshMs: 5_000, staleMs: 30_000 },
+  );
   // The gate's hot path has a connection of its own (scriptConnection.ts): ioredis costs several times more
   // CPU per call. It also fails at once while disconnected and replaces itself past gateTimeoutMs.
   let onGateStatus: (ready: boolean, error?: Error) => void = () => {};
