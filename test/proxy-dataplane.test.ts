@@ -4,6 +4,7 @@
  * what reaches it.
  */
 import OpenAI, { APIError } from "openai";
+import { Client } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { utcDay } from "../proxy/gate/gate.ts";
 import { type DenyRecord, writeDenyKey } from "../proxy/store/denyKey.ts";
@@ -37,7 +38,11 @@ let session: OperatorSession;
 
 beforeAll(async () => {
   [redis, chain, upstream] = await Promise.all([startRedis(), startChain(), startFixtureUpstream()]);
-  proxy = await startTestProxy({ redis, chain, env: { KILLCORD_PRICE_TABLE: JSON.stringify({ [model]: price }) } });
+  proxy = await startTestProxy({
+    redis,
+    chain,
+    env: { KILLCORD_PRICE_TABLE: JSON.stringify({ [model]: price }), KILLCORD_MAX_BODY_BYTES: String(64 * 1024) },
+  });
   session = await loginOperator(proxy.url, testKeys.operator, chain);
 });
 afterAll(async () => {
@@ -150,6 +155,43 @@ describe("proxied calls", () => {
     const body = await response.text();
     expect(body).toContain("Incorrect API key provided");
     expect(body).not.toContain(providerKey);
+  });
+
+  it("passes other methods and query strings through, and keeps requests inside the base URL", async () => {
+    const { credential } = await newAgent();
+    const auth = { authorization: `Bearer ${credential}` };
+    const listed = await fetch(`${proxy.url}/openai/models?limit=2`, { headers: auth });
+    expect(listed.status).toBe(404);
+    expect(upstream.seen.at(-1)).toMatchObject({ method: "GET", path: "/v1/models?limit=2" });
+    // Sent raw (fetch would normalize the dots away before they reach the proxy).
+    const raw = new Client(proxy.url);
+    try {
+      const before = upstream.seen.length;
+      for (const path of ["/openai/../admin", "/openai/x/%2e%2e/y", "/openai/a/..%2Fb", "/openai/a\\..\\b"]) {
+        const response = await raw.request({ path, method: "GET", headers: auth });
+        expect({ path, status: response.statusCode, body: await response.body.json() }).toMatchObject({
+          path,
+          status: 400,
+          body: { error: { code: "INVALID_REQUEST" } },
+        });
+      }
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("refuses a body over the limit with REQUEST_TOO_LARGE", async () => {
+    const { credential } = await newAgent();
+    const before = upstream.seen.length;
+    const response = await fetch(`${proxy.url}/openai/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${credential}`, "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "x".repeat(100 * 1024) }] }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: { code: "REQUEST_TOO_LARGE" } });
+    expect(upstream.seen.length).toBe(before);
   });
 
   it("answers PROVIDER_NOT_FOUND for a connection the agent does not have", async () => {
