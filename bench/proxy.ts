@@ -346,9 +346,7 @@ async function main() {
       pin(process.pid, others) &&
       pin(upstream.child.pid!, others) &&
       pin(redisPid, others);
-    console.log(
-      pinned ? `pinned: proxies under test on CPU ${lastCpu}; load generator, upstream and Redis on CPU ${others}` : "not pinned",
-    );
+    if (pinned) console.log(`pinned: proxies under test on CPU ${lastCpu}; load generator, upstream and Redis on CPU ${others}`);
     const proxyRss = rssSampler(proxy.child.pid!);
     const baselineRss = rssSampler(baseline.child.pid!);
 
