@@ -55,6 +55,15 @@ describe("loadConfig", () => {
     );
   });
 
+  it("takes the indexer's REDIS_URL when KILLCORD_REDIS_URL is unset", () => {
+    expect(loadConfig({ KILLCORD_MASTER_KEY: key, REDIS_URL: "redis://127.0.0.1:7001" }).redisUrl).toBe("redis://127.0.0.1:7001");
+    expect(
+      loadConfig({ KILLCORD_MASTER_KEY: key, REDIS_URL: "redis://127.0.0.1:7001", KILLCORD_REDIS_URL: "redis://127.0.0.1:7002" })
+        .redisUrl,
+    ).toBe("redis://127.0.0.1:7002");
+    expect(loadConfig({ KILLCORD_MASTER_KEY: key }).redisUrl).toBe("redis://127.0.0.1:6379");
+  });
+
   it("redacts secrets for logs", () => {
     const config = loadConfig({ KILLCORD_MASTER_KEY: key, KILLCORD_REDIS_URL: "redis://user:pw@127.0.0.1:6379" });
     const shown = JSON.stringify(redactedConfig(config));

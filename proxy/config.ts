@@ -23,7 +23,7 @@ export interface ProxyConfig {
   readonly host: string;
   /** TCP port to listen on (0 = any free port). KILLCORD_PROXY_PORT, default 8787. */
   readonly port: number;
-  /** Redis holding the gate's state (deny keys, flags, credentials, counters, streams). KILLCORD_REDIS_URL, default "redis://127.0.0.1:6379". */
+  /** Redis holding the gate's state (deny keys, flags, credentials, counters, streams). KILLCORD_REDIS_URL, else REDIS_URL (the indexer's name for the same Redis), default "redis://127.0.0.1:6379". */
   readonly redisUrl: string;
   /** Postgres connection string; when set it replaces the embedded PGlite. DATABASE_URL, default unset. */
   readonly databaseUrl?: string;
@@ -108,7 +108,8 @@ const int = (min: number, max: number, fallback: number) =>
 const envSchema = z.object({
   KILLCORD_PROXY_HOST: z.string().min(1).default("127.0.0.1"),
   KILLCORD_PROXY_PORT: int(0, 65_535, 8787),
-  KILLCORD_REDIS_URL: z.url({ protocol: /^rediss?$/ }).default("redis://127.0.0.1:6379"),
+  KILLCORD_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   KILLCORD_DATA_DIR: z.string().min(1).default(".killcord/data"),
   KILLCORD_MASTER_KEY: z
@@ -204,7 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
   const config: ProxyConfig = {
     host: e.KILLCORD_PROXY_HOST,
     port: e.KILLCORD_PROXY_PORT,
-    redisUrl: e.KILLCORD_REDIS_URL,
+    redisUrl: e.KILLCORD_REDIS_URL ?? e.REDIS_URL ?? "redis://127.0.0.1:6379",
     databaseUrl: e.DATABASE_URL,
     dataDir,
     masterKey,

@@ -7,6 +7,8 @@
  *     agent            "0" = Tier 2 off (AGENT_DISABLED); absent or "1" = on
  *     provider:<name>  "0" = Tier 1 off for that provider connection (PROVIDER_DISABLED); absent or "1" = on
  *     cutoff           ms epoch; credentials issued before it are dead (CREDENTIAL_REVOKED)
+ *     tripped:<field>  JSON reason a guardrail wrote when it switched <field> ("agent" or "provider:<name>") off;
+ *                      the control plane shows it and clears it when the operator switches the field on again
  * - keys.credential(agentId, secretHash): Redis hash, one per issued credential
  *     id               the credential's id (as the control plane lists it)
  *     issuedAt         ms epoch
