@@ -1,6 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keys } from "../proxy/store/keys.ts";
 import { startChain, type TestChain, testKeys } from "./support/chain.ts";
@@ -18,46 +15,28 @@ import {
   startControlPlane,
   type TestControlPlane,
 } from "./support/operator.ts";
+import { createTestDatabase, postgresAvailable, type TestDatabase } from "./support/postgres.ts";
 import { startRedis, type TestRedis } from "./support/redis.ts";
 
 // The same control plane on a Postgres server (DATABASE_URL) when one answers locally: the test creates
 // its own database and drops it afterwards.
-const adminUrl = "postgres://postgres@127.0.0.1:5432/postgres";
-let postgresUp = false;
-try {
-  execFileSync("pg_isready", ["-h", "127.0.0.1", "-p", "5432"], { stdio: "ignore" });
-  postgresUp = true;
-} catch {
-  postgresUp = false;
-}
-const databaseName = `killcord_cp_e2e_${randomBytes(4).toString("hex")}`;
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-describe.skipIf(!postgresUp)("control plane on Postgres", () => {
+describe.skipIf(!postgresAvailable)("control plane on Postgres", () => {
   let redis: TestRedis;
   let chain: TestChain;
   let cp: TestControlPlane;
+  let database: TestDatabase;
 
   beforeAll(async () => {
-    await admin(`CREATE DATABASE ${databaseName}`);
+    database = await createTestDatabase("killcord_cp_e2e");
     redis = await startRedis();
     chain = await startChain();
-    cp = await startControlPlane(redis, chain, { databaseUrl: `postgres://postgres@127.0.0.1:5432/${databaseName}` });
+    cp = await startControlPlane(redis, chain, { databaseUrl: database.url });
   });
   afterAll(async () => {
     await cp?.close();
     await chain?.close();
     await redis?.close();
-    await admin(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+    await database?.drop();
   });
 
   it("runs an operator's whole flow", async () => {

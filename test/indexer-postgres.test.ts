@@ -1,6 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startIndexer } from "../indexer/lib/startIndexer.ts";
 import { keys } from "../proxy/store/keys.ts";
@@ -8,45 +5,28 @@ import { registerAgent } from "../scripts/actions/registerAgent.ts";
 import { revokeAgent } from "../scripts/actions/revokeAgent.ts";
 import { startChain, type TestChain } from "./support/chain.ts";
 import { startPonder, type TestIndexer } from "./support/ponder.ts";
+import { createTestDatabase, postgresAvailable, queryPostgres, type TestDatabase } from "./support/postgres.ts";
 import { startRedis, type TestRedis } from "./support/redis.ts";
 
 // The indexer on a Postgres server (DATABASE_URL) when one answers locally: the test creates its own
 // database and drops it afterwards.
-const adminUrl = "postgres://postgres@127.0.0.1:5432/postgres";
-let postgresUp = false;
-try {
-  execFileSync("pg_isready", ["-h", "127.0.0.1", "-p", "5432"], { stdio: "ignore" });
-  postgresUp = true;
-} catch {
-  postgresUp = false;
-}
-const databaseName = `killcord_indexer_e2e_${randomBytes(4).toString("hex")}`;
-const databaseUrl = `postgres://postgres@127.0.0.1:5432/${databaseName}`;
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-describe.skipIf(!postgresUp)("indexer on Postgres", () => {
+describe.skipIf(!postgresAvailable)("indexer on Postgres", () => {
   let chain: TestChain;
   let redis: TestRedis;
   let indexer: TestIndexer;
+  let database: TestDatabase;
+  let databaseUrl: string;
 
   beforeAll(async () => {
-    await query(adminUrl, `CREATE DATABASE ${databaseName}`);
+    database = await createTestDatabase("killcord_indexer_e2e");
+    databaseUrl = database.url;
     [chain, redis] = await Promise.all([startChain(), startRedis()]);
     indexer = await startPonder(chain, redis, { env: { DATABASE_URL: databaseUrl, DATABASE_SCHEMA: "killcord_e2e" } });
   });
   afterAll(async () => {
     await indexer?.close();
     await Promise.all([chain?.close(), redis?.close()]);
-    await query(adminUrl, `DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+    await database?.drop();
   });
 
   it("mirrors a revocation and keeps its tables in the Postgres schema", async () => {
@@ -55,12 +35,12 @@ describe.skipIf(!postgresUp)("indexer on Postgres", () => {
     const revoked = await revokeAgent(kc, agent.agentId);
     await indexer.waitForBlock(revoked.blockNumber);
     expect(await redis.client.exists(keys.deny(agent.agentId))).toBe(1);
-    const rows = await query<{ state: string; how: string }>(
+    const rows = await queryPostgres<{ state: string; how: string }>(
       databaseUrl,
       `SELECT state, how FROM killcord_e2e.agent WHERE agent_id = '${agent.agentId}'`,
     );
     expect(rows).toEqual([{ state: "killed", how: "revoked" }]);
-    const identity = await query<{ chain_id: string; genesis_hash: string }>(
+    const identity = await queryPostgres<{ chain_id: string; genesis_hash: string }>(
       databaseUrl,
       "SELECT chain_id, genesis_hash FROM killcord_indexer.chain_identity",
     );

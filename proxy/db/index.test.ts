@@ -1,10 +1,8 @@
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, postgresAvailable, type TestDatabase } from "../../test/support/postgres.ts";
 import { type Db, openDb } from "./index.ts";
 import { readMigrations, runMigrations } from "./migrate.ts";
 import { openPglite } from "./pglite.ts";
@@ -117,30 +115,13 @@ describe("PGlite data folder", () => {
 });
 
 // Postgres: only when a local server answers (trust auth); the test creates and drops its own database.
-const adminUrl = "postgres://postgres@127.0.0.1:5432/postgres";
-let postgresUp = false;
-try {
-  execFileSync("pg_isready", ["-h", "127.0.0.1", "-p", "5432"], { stdio: "ignore" });
-  postgresUp = true;
-} catch {
-  postgresUp = false;
-}
-const databaseName = `killcord_cp_test_${randomBytes(4).toString("hex")}`;
-
-describe.skipIf(!postgresUp)("Postgres (DATABASE_URL)", () => {
+describe.skipIf(!postgresAvailable)("Postgres (DATABASE_URL)", () => {
+  let database: TestDatabase;
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${databaseName}`);
-    await admin.end();
+    database = await createTestDatabase("killcord_cp_test");
   });
   afterAll(async () => {
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-    await admin.end();
+    await database?.drop();
   });
-  behavesLikeTheStore("Postgres", () =>
-    openDb({ dataDir: "/nonexistent", databaseUrl: `postgres://postgres@127.0.0.1:5432/${databaseName}` }),
-  );
+  behavesLikeTheStore("Postgres", () => openDb({ dataDir: "/nonexistent", databaseUrl: database.url }));
 });
