@@ -7,9 +7,10 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Redis } from "ioredis";
 import type { ProxyConfig } from "../config.ts";
 import type { Db } from "../db/index.ts";
+import { appendEvent } from "../store/eventStream.ts";
 import type { OperatorPrincipal } from "./auth/apiKeys.ts";
 import { ControlError } from "./errors.ts";
-import { AgentStateWrite, appendEvent, type ControlEvent } from "./gateState.ts";
+import { AgentStateWrite, type ControlEvent } from "./gateState.ts";
 import type { ChainReader } from "./onchain.ts";
 import type { ProviderDirectory } from "./providerDirectory.ts";
 

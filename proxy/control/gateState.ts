@@ -5,6 +5,7 @@
  * the write for later would let the durable store and the gate disagree silently.
  */
 import type { ChainableCommander, Redis } from "ioredis";
+import type { StreamEvent } from "../store/eventStream.ts";
 import { keys } from "../store/keys.ts";
 import { ControlError } from "./errors.ts";
 
@@ -113,33 +114,5 @@ export class AgentStateWrite {
   }
 }
 
-export interface ControlEvent {
-  /** e.g. "agent.linked", "tier1.changed", "guardrail.set", "credential.revoked". */
-  type: string;
-  /** The agent concerned, or "" for operator-level events (API keys, logins). */
-  agentId: string;
-  /** JSON-able detail; never secrets. */
-  detail: Record<string, unknown>;
-  /** Milliseconds since the epoch. */
-  at: number;
-}
-
-/** Appends to the event stream (flat fields: type, agentId, detail JSON, at), capped near `maxLen`. */
-export async function appendEvent(redis: Redis, event: ControlEvent, maxLen = 100_000): Promise<string> {
-  const id = await redis.xadd(
-    keys.eventStream,
-    "MAXLEN",
-    "~",
-    String(maxLen),
-    "*",
-    "type",
-    event.type,
-    "agentId",
-    event.agentId,
-    "detail",
-    JSON.stringify(event.detail),
-    "at",
-    String(event.at),
-  );
-  return id as string;
-}
+/** What the control plane announces on the event stream. */
+export type ControlEvent = StreamEvent;

@@ -5,7 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Breach } from "../gate/gate.ts";
-import { keys } from "../store/keys.ts";
+import { appendEvent } from "../store/eventStream.ts";
 
 export const guardrailTrippedEvent = "guardrail.tripped";
 
@@ -19,19 +19,5 @@ export interface TripDetail extends Breach {
 export async function emitGuardrailTrip(redis: Redis, agentId: string, detail: TripDetail, at = Date.now(), maxLen = 100_000) {
   const tier = detail.action === "tier2" ? "tier2" : "tier1";
   const payload = { ...detail, tier, disabled: tier === "tier2" ? "agent" : `provider:${detail.provider}` };
-  return (await redis.xadd(
-    keys.eventStream,
-    "MAXLEN",
-    "~",
-    String(maxLen),
-    "*",
-    "type",
-    guardrailTrippedEvent,
-    "agentId",
-    agentId,
-    "detail",
-    JSON.stringify(payload),
-    "at",
-    String(at),
-  )) as string;
+  return await appendEvent(redis, { type: guardrailTrippedEvent, agentId, detail: payload, at }, maxLen);
 }

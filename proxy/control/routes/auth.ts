@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { z } from "zod";
+import { appendEvent } from "../../store/eventStream.ts";
 import { createApiKey } from "../auth/apiKeys.ts";
 import { consumeNonce, issueNonce, verifyLogin } from "../auth/siwe.ts";
 import type { ControlContext } from "../context.ts";
-import { appendEvent } from "../gateState.ts";
 import { loginBody, schemaOf } from "../schemas.ts";
 import { access, principalOf } from "./principal.ts";
 
