@@ -75,6 +75,25 @@ contract KillcordRegistryTest is KillcordTest {
         return _attest(operator, agentId, parent, agentSigner, 0);
     }
 
+    /// @dev An attestation that is not a Killcord agent: a schema without the registry as resolver.
+    function _attestUnderPlainSchema() internal returns (bytes32) {
+        bytes32 plain = schemas.register("string note", ISchemaResolver(address(0)), true);
+        vm.prank(operator);
+        return eas.attest(
+            AttestationRequest({
+                schema: plain,
+                data: AttestationRequestData({
+                    recipient: address(0),
+                    expirationTime: 0,
+                    revocable: true,
+                    refUID: 0,
+                    data: abi.encode("hi"),
+                    value: 0
+                })
+            })
+        );
+    }
+
     function _revoke(address revoker, bytes32 uid) internal {
         vm.prank(revoker);
         eas.revoke(RevocationRequest({ schema: schemaUid, data: RevocationRequestData({ uid: uid, value: 0 }) }));
@@ -204,21 +223,7 @@ contract KillcordRegistryTest is KillcordTest {
     }
 
     function test_delegation_revertsWhenParentIsNotAnAgent() public {
-        bytes32 plain = schemas.register("string note", ISchemaResolver(address(0)), true);
-        vm.prank(operator);
-        bytes32 notAnAgent = eas.attest(
-            AttestationRequest({
-                schema: plain,
-                data: AttestationRequestData({
-                    recipient: address(0),
-                    expirationTime: 0,
-                    revocable: true,
-                    refUID: 0,
-                    data: abi.encode("hi"),
-                    value: 0
-                })
-            })
-        );
+        bytes32 notAnAgent = _attestUnderPlainSchema();
         vm.expectRevert(abi.encodeWithSelector(IKillcordRegistry.UnknownParent.selector, notAnAgent));
         _child(notAnAgent, "c");
     }
@@ -378,21 +383,7 @@ contract KillcordRegistryTest is KillcordTest {
     function test_status_unknownAndWrongSchema() public {
         assertEq(_status(bytes32(0)), uint256(AgentStatus.Unknown), "zero uid");
         assertEq(_status("nothing"), uint256(AgentStatus.Unknown), "unknown uid");
-        bytes32 plain = schemas.register("string note", ISchemaResolver(address(0)), true);
-        vm.prank(operator);
-        bytes32 uid = eas.attest(
-            AttestationRequest({
-                schema: plain,
-                data: AttestationRequestData({
-                    recipient: address(0),
-                    expirationTime: 0,
-                    revocable: true,
-                    refUID: 0,
-                    data: abi.encode("hi"),
-                    value: 0
-                })
-            })
-        );
+        bytes32 uid = _attestUnderPlainSchema();
         assertEq(_status(uid), uint256(AgentStatus.WrongSchema), "wrong schema");
     }
 
