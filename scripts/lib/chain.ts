@@ -12,10 +12,20 @@ import {
   webSocket,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { hardhat } from "viem/chains";
 import { CliError } from "./errors.ts";
 
 export const defaultRpcUrl = "http://127.0.0.1:8545";
+
+/**
+ * The local Hardhat chain. Defined here rather than imported from `viem/chains`: that entry point loads
+ * every chain viem knows (hundreds of modules, ~25 MB of a long-running proxy's memory) for one object.
+ */
+const hardhat = defineChain({
+  id: 31337,
+  name: "Hardhat",
+  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [defaultRpcUrl] } },
+});
 
 export interface ChainConnection {
   rpcUrl: string;
