@@ -143,6 +143,11 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** zod's issues on one line, each naming where it is: `KILLCORD_X: must be ...; KILLCORD_Y: ...`. */
+function oneLine(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.map(String).join(".") || "(value)"}: ${issue.message}`).join("; ");
+}
+
 function parsePriceTable(raw: string | undefined): Record<string, ModelPrice> {
   if (raw === undefined || raw.trim() === "") return { ...defaultPriceTable };
   let parsed: unknown;
@@ -153,7 +158,7 @@ function parsePriceTable(raw: string | undefined): Record<string, ModelPrice> {
   }
   const result = z.record(z.string().min(1), priceSchema).safeParse(parsed);
   if (!result.success) {
-    throw new ConfigError(`KILLCORD_PRICE_TABLE: ${z.prettifyError(result.error)}`);
+    throw new ConfigError(`KILLCORD_PRICE_TABLE: ${oneLine(result.error)}`);
   }
   return { ...defaultPriceTable, ...result.data };
 }
@@ -184,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
   const result = envSchema.safeParse(cleaned);
   if (!result.success) {
     // Issues name the path and the rule; zod does not include the input value in its messages.
-    throw new ConfigError(`invalid proxy configuration:\n${z.prettifyError(result.error)}`);
+    throw new ConfigError(`invalid proxy configuration: ${oneLine(result.error)}`);
   }
   const e = result.data;
   const dataDir = isAbsolute(e.KILLCORD_DATA_DIR) ? e.KILLCORD_DATA_DIR : resolve(e.KILLCORD_DATA_DIR);

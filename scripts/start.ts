@@ -1,17 +1,18 @@
 // `npm start`: the local stack for development. Starts a Hardhat node with Killcord deployed (the same as
 // `killcord chain`), finds or starts a Redis, runs the indexer mirroring chain kills into it, and runs the
-// proxy (gate, upstream forwarding, operator API) on that Redis and chain.
+// proxy (gate, upstream forwarding, operator API) on that Redis and chain, in a process of its own as in
+// production (compiled when `npm run build` is current, with the proxy's V8 flags).
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startIndexer } from "../indexer/lib/startIndexer.ts";
-import { loadConfig } from "../proxy/config.ts";
-import { startProxy } from "../proxy/server.ts";
-import { hardhatAccount0Key, parsePort } from "./cli/commands/chain.ts";
+import { hardhatAccount0Key } from "./cli/commands/chain.ts";
 import { deployKillcord } from "./deploy/deploy.ts";
 import { packageRoot } from "./lib/artifacts.ts";
 import { connectChain } from "./lib/chain.ts";
 import { startLocalChain } from "./lib/localChain.ts";
 import { localRedis } from "./lib/localRedis.ts";
+import { parsePort } from "./lib/port.ts";
+import { startProxyProcess } from "./lib/proxyProcess.ts";
 
 const port = parsePort(process.env.KILLCORD_CHAIN_PORT, 8545);
 const indexerPort = parsePort(process.env.KILLCORD_INDEXER_PORT, 42069);
@@ -65,16 +66,19 @@ const indexer = await step(
 // generated there (local stack only). DATABASE_URL, when set, selects Postgres instead.
 const proxyDir = join(packageRoot, ".killcord", "local-stack", "proxy");
 rmSync(proxyDir, { recursive: true, force: true });
-const proxyConfig = loadConfig({
-  ...process.env,
-  KILLCORD_LOCAL_STACK: "1",
-  KILLCORD_DATA_DIR: proxyDir,
-  KILLCORD_REDIS_URL: redis.url,
-  KILLCORD_RPC_URL: chain.rpcUrl,
-  KILLCORD_PROXY_PORT: String(parsePort(process.env.KILLCORD_PROXY_PORT, 8787)),
-  KILLCORD_LOG_LEVEL: process.env.KILLCORD_LOG_LEVEL ?? "warn",
-});
-const proxy = await step(startProxy(proxyConfig).then((p) => ({ ...p, stop: () => p.close() })));
+const proxy = await step(
+  startProxyProcess({
+    env: {
+      ...process.env,
+      KILLCORD_LOCAL_STACK: "1",
+      KILLCORD_DATA_DIR: proxyDir,
+      KILLCORD_REDIS_URL: redis.url,
+      KILLCORD_RPC_URL: chain.rpcUrl,
+      KILLCORD_PROXY_PORT: String(parsePort(process.env.KILLCORD_PROXY_PORT, 8787)),
+      KILLCORD_LOG_LEVEL: process.env.KILLCORD_LOG_LEVEL ?? "warn",
+    },
+  }),
+);
 
 console.log(`Killcord local stack
   chain     ${chain.rpcUrl} (WebSocket ${chain.wsUrl}), chain id ${deployment.chainId}
@@ -115,5 +119,10 @@ process.once("SIGTERM", shutdown);
 void indexer.exited.then(async (code) => {
   if (stopping) return;
   console.error(`the indexer exited (code ${code}); stopping the local stack`);
+  await shutdown();
+});
+void proxy.exited.then(async (code) => {
+  if (stopping) return;
+  console.error(`the proxy exited (code ${code}); stopping the local stack`);
   await shutdown();
 });

@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "../../scripts/lib/packageRoot.ts";
 import type { Session } from "./index.ts";
 
-const migrationsDir = fileURLToPath(new URL("./migrations/", import.meta.url));
+// From the package root, not from this module: compiled, this module runs from dist/proxy/db/, and the build
+// does not copy the SQL files there.
+const migrationsDir = join(packageRoot, "proxy", "db", "migrations");
 
 /** Any constant: every proxy instance sharing one Postgres takes this lock, so one of them migrates. */
 const migrationLock = 0x6b696c6c;
@@ -20,7 +23,7 @@ export function readMigrations(dir = migrationsDir): Migration[] {
     .map((file) => {
       const match = /^(\d+)_([a-z0-9_]+)\.sql$/.exec(file);
       if (match === null) throw new Error(`migration file ${file} must be named <number>_<name>.sql`);
-      return { version: Number(match[1]), name: match[2]!, sql: readFileSync(`${dir}${file}`, "utf8") };
+      return { version: Number(match[1]), name: match[2]!, sql: readFileSync(join(dir, file), "utf8") };
     })
     .sort((a, b) => a.version - b.version);
   for (let i = 1; i < migrations.length; i++) {

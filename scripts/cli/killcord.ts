@@ -2,7 +2,7 @@
 // The `killcord` CLI: human output by default, one JSON object with --json, stable error codes and non-zero
 // exit codes on failure.
 import { parseArgs } from "node:util";
-import { CliError } from "../lib/errors.ts";
+import { CliError, reportCliError } from "../lib/errors.ts";
 import { commands } from "./commands/index.ts";
 import type { Command, CommandContext } from "./context.ts";
 
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(help());
       return 0;
     }
-    return fail(new CliError("INVALID_ARGUMENT", `unknown command: ${argv.join(" ")}\n\n${help()}`), json);
+    return reportCliError(new CliError("INVALID_ARGUMENT", `unknown command: ${argv.join(" ")}\n\n${help()}`), json);
   }
   const { command, rest } = found;
   try {
@@ -75,23 +75,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
-      return fail(new CliError("INVALID_ARGUMENT", `${error.message}\nusage: ${command.usage}`), json);
+      return reportCliError(new CliError("INVALID_ARGUMENT", `${error.message}\nusage: ${command.usage}`), json);
     }
-    return fail(error, json);
+    return reportCliError(error, json);
   }
-}
-
-function fail(error: unknown, json: boolean): number {
-  const cliError = error instanceof CliError ? error : undefined;
-  const code = cliError?.code ?? "INTERNAL";
-  const message = error instanceof Error ? error.message : String(error);
-  if (json) {
-    console.log(JSON.stringify({ error: { code, message, ...(cliError?.details ?? {}) } }));
-  } else {
-    console.error(`killcord: ${message} [${code}]`);
-    if (cliError === undefined && error instanceof Error && process.env.KILLCORD_DEBUG) console.error(error.stack);
-  }
-  return cliError?.exitCode ?? 1;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Abi, Hex } from "viem";
+import { packageRoot } from "./packageRoot.ts";
 
-/** The package root (where hardhat.config.ts and artifacts/ live). */
-export const packageRoot = fileURLToPath(new URL("../../", import.meta.url));
+export { packageRoot };
 
 const artifactPaths = {
   KillcordRegistry: "artifacts/contracts/KillcordRegistry.sol/KillcordRegistry.json",

@@ -32,3 +32,20 @@ export class CliError extends Error {
     return cliErrorCodes[this.code];
   }
 }
+
+/**
+ * Prints an error the way the CLI does (with --json one `{ error: { code, message } }` line on stdout, else
+ * `killcord: <message> [<code>]` on stderr) and returns the exit code. Errors other than CliError are INTERNAL.
+ */
+export function reportCliError(error: unknown, json: boolean): number {
+  const cliError = error instanceof CliError ? error : undefined;
+  const code = cliError?.code ?? "INTERNAL";
+  const message = error instanceof Error ? error.message : String(error);
+  if (json) {
+    console.log(JSON.stringify({ error: { code, message, ...(cliError?.details ?? {}) } }));
+  } else {
+    console.error(`killcord: ${message} [${code}]`);
+    if (cliError === undefined && error instanceof Error && process.env.KILLCORD_DEBUG) console.error(error.stack);
+  }
+  return cliError?.exitCode ?? 1;
+}

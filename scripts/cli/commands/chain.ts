@@ -2,18 +2,14 @@ import { deployKillcord } from "../../deploy/deploy.ts";
 import { connectChain } from "../../lib/chain.ts";
 import { CliError } from "../../lib/errors.ts";
 import { startLocalChain } from "../../lib/localChain.ts";
+import { parsePort } from "../../lib/port.ts";
 import { type Command, stringFlag } from "../context.ts";
 
 /** Hardhat's first public test account: fine for a local chain, never for a real one. */
 export const hardhatAccount0Key = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
-export function parsePort(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535)
-    throw new CliError("INVALID_ARGUMENT", `--port must be 1-65535, got ${value}`);
-  return port;
-}
+// Lives in scripts/lib so that the proxy's own entry (proxy/main.ts) parses --port without loading this file.
+export { parsePort };
 
 export const deployCommand: Command = {
   name: "deploy",

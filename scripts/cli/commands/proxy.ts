@@ -1,6 +1,6 @@
 import { CliError } from "../../lib/errors.ts";
+import { parsePort } from "../../lib/port.ts";
 import { type Command, stringFlag } from "../context.ts";
-import { parsePort } from "./chain.ts";
 
 export const proxyCommand: Command = {
   name: "proxy",
@@ -8,42 +8,30 @@ export const proxyCommand: Command = {
   summary:
     "run the Killcord proxy (gate + upstream forwarding + operator API) on KILLCORD_PROXY_HOST:P (default 8787) until interrupted",
   options: { port: { type: "string" } },
+  // A launcher: the proxy runs in a process of its own (compiled, with the V8 flags that keep its memory
+  // down, see proxy/runtime.ts), whose output is this command's output and whose exit code is its exit code.
   async run(ctx) {
     const port = stringFlag(ctx, "port");
     const env = port === undefined ? ctx.env : { ...ctx.env, KILLCORD_PROXY_PORT: String(parsePort(port, 8787)) };
-    // Loaded on use: the other commands should not pay for fastify, ioredis and PGlite at start-up.
+    // Loaded on use: the other commands should not pay for zod at start-up.
     const { ConfigError, loadConfig } = await import("../../../proxy/config.ts");
-    const { startProxy } = await import("../../../proxy/server.ts");
     let config: ReturnType<typeof loadConfig>;
     try {
+      // Refuse a bad configuration here, before anything starts; the proxy validates it again itself.
       config = loadConfig(env);
     } catch (error) {
       if (error instanceof ConfigError) throw new CliError("INVALID_ARGUMENT", error.message);
       throw error;
     }
+    const { exited, spawnProxy } = await import("../../lib/proxyProcess.ts");
     ctx.progress(`starting the proxy on ${config.host}:${config.port} ...`);
-    const proxy = await startProxy(config, { logStream: ctx.json ? process.stderr : process.stdout });
-    let stopping = false;
-    const stop = async () => {
-      if (stopping) return;
-      stopping = true;
-      await proxy.close();
-      process.exit(0);
+    const { child } = spawnProxy({ env, args: ctx.json ? ["--json"] : [], stdio: "inherit" });
+    const forward = (signal: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    const json = { url: proxy.url, docs: `${proxy.url}/docs`, metrics: `${proxy.url}/metrics`, failOpen: config.failOpen };
-    const human = [
-      `Killcord proxy at ${proxy.url}`,
-      `  operator API  ${proxy.url}/v1   (OpenAPI at ${proxy.url}/docs)`,
-      `  agents call   ${proxy.url}/<provider>/<path>  with their Killcord credential`,
-      `  metrics       ${proxy.url}/metrics   health ${proxy.url}/healthz   ready ${proxy.url}/readyz`,
-      config.failOpen ? "  WARNING: KILLCORD_GATE_FAIL_OPEN is set" : "  gate fails closed when Redis is unreachable",
-      "Press Ctrl-C to stop (in-flight requests drain first).",
-    ].join("\n");
-    // This command keeps running: print now, then wait for a signal.
-    console.log(ctx.json ? JSON.stringify(json) : human);
-    await new Promise(() => {});
-    return { json, human };
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
+    // The proxy printed its own output (or error); this process adds nothing and leaves with its exit code.
+    process.exit(await exited(child));
   },
 };
