@@ -6,6 +6,7 @@
  *   the CPU the servers under test need), and each latency is counted from when its request left.
  * Every response body is read to the end; a non-2xx status counts as an error.
  */
+import { writeFileSync } from "node:fs";
 import { Pool } from "undici";
 
 export interface Target {
@@ -112,16 +113,24 @@ export async function closedLoop(
   return { ...summarize(samples.data, samples.count, errors.n, seconds), samplesUs: samples.data.slice(0, samples.count) };
 }
 
-/** Fixed rate: `rate` requests per second for `seconds`. */
-export async function openLoop(target: Target, options: { rate: number; seconds: number; connections?: number }) {
+/**
+ * Fixed rate: `rate` requests per second for `warmupSeconds` (not recorded: the pool's connections open, the
+ * servers' JIT and connection pools settle) and then `seconds` (recorded). Without the warm-up, the first few hundred
+ * milliseconds at full rate dominate the p99 of a short run: new connections are opened under load on both sides.
+ */
+export async function openLoop(
+  target: Target,
+  options: { rate: number; seconds: number; warmupSeconds?: number; connections?: number; traceFile?: string },
+): Promise<LoadRun> {
   const pool = new Pool(target.origin, { connections: options.connections ?? 256, pipelining: 1, keepAliveTimeout: 60_000 });
-  // Warm the connections so the first second does not measure TCP handshakes.
-  await Promise.all(Array.from({ length: 32 }, (_, k) => send(pool, target, k).catch(() => false)));
   const samples = new Samples();
+  const leftAts = options.traceFile === undefined ? undefined : new Samples();
   let errors = 0;
-  const total = Math.round(options.rate * options.seconds);
+  const warm = Math.round(options.rate * (options.warmupSeconds ?? 2));
+  const total = warm + Math.round(options.rate * options.seconds);
   const intervalUs = 1e6 / options.rate;
   const start = nowUs();
+  let measuredFrom = Number.NaN;
   const pending: Promise<void>[] = [];
   let sent = 0;
   await new Promise<void>((resolve) => {
@@ -130,14 +139,19 @@ export async function openLoop(target: Target, options: { rate: number; seconds:
       for (; sent < due; sent++) {
         const leftAt = nowUs();
         const i = sent;
+        const recorded = i >= warm;
+        if (i === warm) measuredFrom = leftAt;
         pending.push(
           send(pool, target, i).then(
             (ok) => {
-              if (ok) samples.push(nowUs() - leftAt);
-              else errors++;
+              if (!recorded) return;
+              if (ok) {
+                samples.push(nowUs() - leftAt);
+                leftAts?.push(leftAt - start);
+              } else errors++;
             },
             () => {
-              errors++;
+              if (recorded) errors++;
             },
           ),
         );
@@ -148,8 +162,16 @@ export async function openLoop(target: Target, options: { rate: number; seconds:
     tick();
   });
   await Promise.all(pending);
-  const seconds = (nowUs() - start) / 1e6;
+  const seconds = (nowUs() - measuredFrom) / 1e6;
   await pool.close();
+  if (leftAts !== undefined && options.traceFile !== undefined) {
+    // One line per request: when it left (ms into the run, warm-up included) and its latency (ms).
+    const lines: string[] = [];
+    for (let k = 0; k < samples.count; k++)
+      lines.push(`${(leftAts.data[k]! / 1000).toFixed(3)} ${(samples.data[k]! / 1000).toFixed(3)}`);
+    writeFileSync(options.traceFile, `${lines.join("\n")}\n`);
+  }
   const result = summarize(samples.data, samples.count, errors, seconds);
-  return { ...result, rps: samples.count / options.seconds };
+  // The offered rate, not the completion rate over a tail that waits for the last responses.
+  return { ...result, rps: samples.count / options.seconds, samplesUs: samples.data.slice(0, samples.count) };
 }

@@ -5,7 +5,8 @@
 //   (c) the Killcord proxy (`killcord proxy`, its own process) with 10,000 registered agents, the load
 //       spread over 100 of them, every call gated (one Redis round trip) and metered.
 // 1. saturation (closed loop): requests/s, p50, p99 for each, and (c)/(b);
-// 2. half of (c)'s saturation rate (open loop) against (a) and (c): the p99 latency (c) adds;
+// 2. half of (c)'s saturation rate (open loop, interleaved rounds after a warm-up) for (a), (b) and (c): the p99
+//    latency (c) adds over (a), printed beside what the bare baseline (b) adds;
 // 3. the proxy's resident memory (peak over the run);
 // 4. the gate alone: credential parse + the Redis round trip, per request, sequential and concurrent;
 // 5. kill latency: a kill-stream entry until the agent's open streams are cut at the client.
@@ -18,9 +19,9 @@
 // `--quick` runs short phases for a smoke run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
 import pg from "pg";
@@ -31,6 +32,7 @@ import { openDb } from "../proxy/db/index.ts";
 import { createGate } from "../proxy/gate/gate.ts";
 import { LocalDenySet } from "../proxy/gate/localDenySet.ts";
 import { ScriptConnection } from "../proxy/gate/scriptConnection.ts";
+import { proxyEntry, proxyNodeFlags } from "../proxy/runtime.ts";
 import { formatCredential, hashCredential, type ParsedCredential, parseCredential } from "../proxy/store/agentState.ts";
 import { appendKill } from "../proxy/store/denyKey.ts";
 import { keys } from "../proxy/store/keys.ts";
@@ -67,14 +69,17 @@ const skipped: LoadResult = {
 const targets = { throughputRatio: 0.75, addedP99Ms: 1, rssMb: 150, killMs: 50 };
 const requestBody = JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello." }] });
 const children: ChildProcess[] = [];
+const traceDir = process.env.BENCH_TRACE_DIR;
+const traceFile = (name: string) => (traceDir === undefined ? undefined : join(traceDir, `half-${name}.txt`));
 
 /** Spawns `node <script> [...args]` and resolves the first JSON line it prints on stdout. */
 async function spawnNode(
   script: string,
   args: string[],
   env: Record<string, string>,
+  nodeFlags: readonly string[] = [],
 ): Promise<{ child: ChildProcess; line: any }> {
-  const child = spawn(process.execPath, [join(packageRoot, script), ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, resolve(packageRoot, script), ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -83,6 +88,12 @@ async function spawnNode(
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  // BENCH_TRACE_DIR=<dir>: keep each child's whole output (e.g. with BENCH_PROXY_NODE_OPTIONS=--trace-gc).
+  if (traceDir !== undefined) {
+    const out = createWriteStream(join(traceDir, `${script.replace(/\W+/g, "_")}.log`));
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+  }
   const lines = createInterface({ input: child.stdout! });
   const line = await new Promise<any>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}: ${stderr}`)));
@@ -306,7 +317,10 @@ async function main() {
     redis = await startRedis();
     const upstream = await spawnNode("bench/upstreamFixture.ts", [], {});
     const upstreamOrigin = `http://127.0.0.1:${upstream.line.port}`;
-    const baseline = await spawnNode("bench/baselineProxy.ts", [], { UPSTREAM: `${upstreamOrigin}/v1` });
+    const baseline = await spawnNode("bench/baselineProxy.ts", [], {
+      UPSTREAM: `${upstreamOrigin}/v1`,
+      NODE_OPTIONS: process.env.BENCH_BASELINE_NODE_OPTIONS ?? "",
+    });
     const baselineOrigin = `http://127.0.0.1:${baseline.line.port}`;
 
     const masterKey = randomBytes(32);
@@ -333,7 +347,14 @@ async function main() {
       // e.g. BENCH_PROXY_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the proxy alone.
       NODE_OPTIONS: process.env.BENCH_PROXY_NODE_OPTIONS ?? "",
     };
-    const proxy = await spawnNode("scripts/cli/killcord.ts", ["proxy", "--port", String(port), "--json"], proxyEnv);
+    // The proxy runs as in production: its own process, the compiled entry (when dist/ is fresh) with the V8
+    // flags of proxy/runtime.ts (BENCH_PROXY_FLAGS replaces them, space-separated, for experiments).
+    const entry = proxyEntry();
+    if (entry.build === "source")
+      console.log(`note: running the proxy from TypeScript sources (${entry.staleReason}); run \`npm run build\``);
+    const proxyFlags = process.env.BENCH_PROXY_FLAGS?.split(" ").filter((f) => f !== "") ?? proxyNodeFlags;
+    const proxy = await spawnNode(entry.script, ["--port", String(port), "--json"], proxyEnv, proxyFlags);
+    console.log(`proxy: ${entry.build} build, node ${[...proxyFlags, relative(packageRoot, entry.script)].join(" ")}`);
     const proxyOrigin = proxy.line.url as string;
     // The proxies under test get the last core; everything else (this load generator, the upstream, Redis)
     // the others.
@@ -400,14 +421,20 @@ async function main() {
     const throughputRatio = saturation.killcord.rps / saturation.baseline.rps;
 
     const rate = Math.max(50, Math.round((Number.isNaN(saturation.killcord.rps) ? 2000 : saturation.killcord.rps) / 2));
-    console.log(`\nhalf of (c)'s saturation: ${rate} req/s (open loop)`);
-    const half = runs("half")
-      ? {
-          direct: await openLoop(direct, { rate, seconds }),
-          baseline: await openLoop(bare, { rate, seconds }),
-          killcord: await openLoop(killcord, { rate, seconds }),
-        }
-      : { direct: skipped, baseline: skipped, killcord: skipped };
+    console.log(`\nhalf of (c)'s saturation: ${rate} req/s (open loop, ${rounds} interleaved rounds after 2 s warm-up each)`);
+    // Interleaved rounds (a, b, c, a, b, c, ...), each with its own warm-up, merged per target: noise from the
+    // rest of the machine lands on all three alike instead of on whichever ran during it.
+    const halfRuns = { direct: [] as LoadRun[], baseline: [] as LoadRun[], killcord: [] as LoadRun[] };
+    const halfRoundSeconds = Math.max(1, seconds / rounds);
+    if (runs("half")) {
+      for (let round = 0; round < rounds; round++) {
+        const trace = (name: string) => traceFile(`${name}-${round}`);
+        halfRuns.direct.push(await openLoop(direct, { rate, seconds: halfRoundSeconds, traceFile: trace("direct") }));
+        halfRuns.baseline.push(await openLoop(bare, { rate, seconds: halfRoundSeconds, traceFile: trace("baseline") }));
+        halfRuns.killcord.push(await openLoop(killcord, { rate, seconds: halfRoundSeconds, traceFile: trace("killcord") }));
+      }
+    }
+    const half = { direct: merged(halfRuns.direct), baseline: merged(halfRuns.baseline), killcord: merged(halfRuns.killcord) };
     console.log(row("(a) direct", half.direct));
     console.log(row("(b) fastify + undici passthrough", half.baseline));
     console.log(row("(c) killcord proxy", half.killcord));

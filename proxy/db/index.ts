@@ -5,8 +5,6 @@
  */
 import type { ProxyConfig } from "../config.ts";
 import { runMigrations } from "./migrate.ts";
-import { openPglite } from "./pglite.ts";
-import { openPostgres } from "./postgres.ts";
 
 export interface Db {
   /** One statement with $1.. parameters. */
@@ -27,7 +25,12 @@ export interface Session extends Db {
 
 /** Opens the configured store (PGlite in config.dataDir unless config.databaseUrl) and migrates it. */
 export async function openDb(config: Pick<ProxyConfig, "databaseUrl" | "dataDir">): Promise<Db> {
-  const db = config.databaseUrl === undefined ? await openPglite(config.dataDir) : await openPostgres(config.databaseUrl);
+  // Each driver is loaded only when chosen: PGlite's Emscripten module alone is megabytes of a Postgres-backed
+  // proxy's heap, and pg is not needed beside PGlite.
+  const db =
+    config.databaseUrl === undefined
+      ? await (await import("./pglite.ts")).openPglite(config.dataDir)
+      : await (await import("./postgres.ts")).openPostgres(config.databaseUrl);
   try {
     await runMigrations(db);
   } catch (error) {
