@@ -1,7 +1,50 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { type Extension, PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Session } from "./index.ts";
+
+/**
+ * Postgres settings that PGlite 0.2.13 puts on the backend's command line (`-c name=value`, which outranks
+ * postgresql.conf and ALTER SYSTEM; the package has no option for them), and the values the proxy runs with.
+ * PGlite's shared memory is resident from the start, so `shared_buffers=128MB` alone made up ~130 MB of the
+ * proxy's RSS. The control plane's tables for 10,000 agents take ~13 MB and the gate never reads them, so
+ * 16 MB of buffers hold the working set; pages beyond it come from the OS page cache.
+ */
+export const pgliteSettings: readonly (readonly [builtIn: string, ours: string])[] = [
+  ["shared_buffers=128MB", "shared_buffers=16MB"],
+  ["wal_buffers=4MB", "wal_buffers=1MB"],
+];
+
+/**
+ * Rewrites the built-in settings in the WASM module's memory after it is instantiated and before Postgres
+ * starts: each is a NUL-terminated string in the module's data, overwritten in place by a shorter one. A
+ * string that is missing or not unique (another PGlite build) is left alone with a warning: Postgres then
+ * runs with PGlite's defaults, correct but larger.
+ */
+const smallerPostgres: Extension = {
+  name: "killcord-smaller-postgres",
+  setup: async (_pg, emscriptenOpts) => ({
+    emscriptenOpts: {
+      ...emscriptenOpts,
+      preRun: [
+        ...(emscriptenOpts.preRun ?? []),
+        (mod: { HEAPU8: Uint8Array }) => {
+          const heap = Buffer.from(mod.HEAPU8.buffer, mod.HEAPU8.byteOffset, mod.HEAPU8.byteLength);
+          for (const [builtIn, ours] of pgliteSettings) {
+            const needle = Buffer.from(`${builtIn}\0`);
+            const at = heap.indexOf(needle);
+            if (at < 0 || heap.lastIndexOf(needle) !== at || ours.length > builtIn.length) {
+              process.emitWarning(`PGlite: could not set ${ours}; Postgres runs with ${builtIn}`);
+              continue;
+            }
+            heap.fill(0, at, at + needle.length);
+            heap.write(ours, at, "latin1");
+          }
+        },
+      ],
+    },
+  }),
+};
 
 /**
  * PGlite is one process's database: two processes opening one folder corrupt it. A lock file holding the
@@ -59,7 +102,7 @@ export async function openPglite(dataDir: string): Promise<Session> {
   const unlock = lockDataDir(dataDir);
   let pg: PGlite;
   try {
-    pg = await PGlite.create(join(dataDir, "pglite"));
+    pg = await PGlite.create(join(dataDir, "pglite"), { extensions: { smallerPostgres } });
   } catch (error) {
     unlock();
     throw error;
