@@ -11,10 +11,13 @@ import { packageRoot } from "../scripts/lib/packageRoot.ts";
 
 /**
  * V8 flags of the proxy process. `--max-semi-space-size` (MiB) caps the young generation's semi-spaces,
- * which V8 otherwise grows to 16 MiB each under load: resident memory the proxy does not need. It must be
- * on the node command line (or NODE_OPTIONS): `v8.setFlagsFromString` at run time does not resize the heap.
+ * which V8 otherwise grows to 16 MiB each under load: resident memory the proxy does not need. 4 was chosen
+ * by `npm run bench` (proxy on Postgres, saturation and half-saturation phases): the default (16) peaked at
+ * ~180 MB RSS, 8 at ~155 MB, 4 at ~140 MB with the same CPU per request; 1 or 2 make the scavenger run every
+ * megabyte, promote in-flight requests into the old generation and cost more CPU *and* more memory. It must
+ * be on the node command line (or NODE_OPTIONS): `v8.setFlagsFromString` at run time does not resize the heap.
  */
-export const proxyNodeFlags: readonly string[] = ["--max-semi-space-size=1"];
+export const proxyNodeFlags: readonly string[] = ["--max-semi-space-size=4"];
 
 export type ProxyBuild = "compiled" | "source";
 
