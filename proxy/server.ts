@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import { Agent } from "undici";
 import { buildApp } from "./app.ts";
 import { type ProxyConfig, redactedConfig } from "./config.ts";
+import { followDirectoryChanges } from "./control/directoryFeed.ts";
 import { createProviderDirectory } from "./control/providerDirectory.ts";
 import { openDb } from "./db/index.ts";
 import { type Breach, createGate } from "./gate/gate.ts";
@@ -77,12 +78,13 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   metrics.inFlight(() => inFlight.size);
   // PGlite serves one process, so every change to a connection goes through this instance's control plane,
   // which invalidates the cache: entries can live long. With Postgres, other instances change connections
-  // too, and a short freshness bounds how long this one serves a stale entry. Either way requests never wait
-  // for a refresh (refreshingDirectory.ts).
+  // too and announce it (NOTIFY), which invalidates here (directoryFeed.ts, subscribed below): entries live
+  // minutes too, their freshness only a safety net, jittered per entry so that refreshes never fall on one
+  // beat. Either way requests never wait for a refresh (refreshingDirectory.ts).
   const embedded = config.databaseUrl === undefined;
   const directory = refreshingDirectory(
     createProviderDirectory(db, config.masterKey, embedded ? { ttlMs: 600_000 } : {}),
-    embedded ? { freshMs: 600_000, staleMs: 600_000 } : { freshMs: 5_000, staleMs: 30_000 },
+    embedded ? { freshMs: 600_000, staleMs: 600_000 } : { freshMs: 300_000, staleMs: 300_000, jitter: 0.5 },
   );
   // The gate's hot path has a connection of its own (scriptConnection.ts): ioredis costs several times more
   // CPU per call. It also fails at once while disconnected and replaces itself past gateTimeoutMs.
@@ -154,6 +156,9 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   tail.on("error", () => {
     // Reported by the kill listener itself (once per outage).
   });
+
+  // Before listening, so that no connection is cached before changes are followed; db.close() stops it.
+  await followDirectoryChanges(db, directory, log);
 
   // Started before listening, so that (when Redis is up) no request is served before the stream is loaded.
   killListener = startKillListener({

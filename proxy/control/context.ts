@@ -12,7 +12,7 @@ import type { OperatorPrincipal } from "./auth/apiKeys.ts";
 import { ControlError } from "./errors.ts";
 import { AgentStateWrite, type ControlEvent } from "./gateState.ts";
 import type { ChainReader } from "./onchain.ts";
-import type { ProviderDirectory } from "./providerDirectory.ts";
+import { directoryChannel, type ProviderDirectory } from "./providerDirectory.ts";
 
 export interface ControlContext {
   db: Db;
@@ -61,12 +61,21 @@ export interface Change<T> {
   invalidate?: string[];
 }
 
-/** Applies a change: transaction { durable writes; Redis writes } commit; then events and cache invalidation. */
+/**
+ * Applies a change: transaction { durable writes; change notices; Redis writes } commit; then events and
+ * cache invalidation.
+ */
 export async function applyChange<T>(ctx: ChangeDeps, work: (tx: Db) => Promise<Change<T>>): Promise<T> {
   // Refuse before touching the store when Redis is already known to be down.
   if (ctx.redis.status !== "ready") throw new ControlError("REDIS_UNAVAILABLE");
   const change = await ctx.db.transaction(async (tx) => {
     const done = await work(tx);
+    // Other proxy instances on the same Postgres drop their cached connections on this notice
+    // (directoryFeed.ts). Postgres delivers it at commit and never for a rollback, so no instance reloads
+    // before the change is visible. Harmless on PGlite, which has no other instance to tell.
+    for (const agentId of new Set((done.invalidate ?? []).map((id) => id.toLowerCase()))) {
+      await tx.query("SELECT pg_notify($1, $2)", [directoryChannel, agentId]);
+    }
     if (done.state !== undefined) await done.state.apply(ctx.redis);
     return done;
   });

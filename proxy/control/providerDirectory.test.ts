@@ -95,6 +95,20 @@ describe("provider directory", () => {
     await putConnection(agentB, "openai", "sk-agent-b-0002");
   });
 
+  it("reloads every agent after clear", async () => {
+    const directory = createProviderDirectory(db, masterKey);
+    await putConnection(agentA, "cleared", "sk-clear-a-0001");
+    await putConnection(agentB, "cleared", "sk-clear-b-0001");
+    await directory.get(agentA, "cleared");
+    await directory.get(agentB, "cleared");
+    await putConnection(agentA, "cleared", "sk-clear-a-0002");
+    await putConnection(agentB, "cleared", "sk-clear-b-0002");
+    expect((await directory.get(agentA, "cleared"))?.apiKey).toBe("sk-clear-a-0001");
+    directory.clear();
+    expect((await directory.get(agentA, "cleared"))?.apiKey).toBe("sk-clear-a-0002");
+    expect((await directory.get(agentB, "cleared"))?.apiKey).toBe("sk-clear-b-0002");
+  });
+
   it("refuses a key sealed for another agent's row", async () => {
     const sealed = seal(masterKey, "sk-stolen-0001", providerKeyAad(agentA, "openai"));
     await putConnection(agentB, "swapped", "placeholder-0000");

@@ -1,8 +1,9 @@
 /**
  * Where the data plane finds an agent's provider connection (upstream URL and decrypted provider key) on
  * every request. Entries are cached in memory: a hit is a Map lookup. The control plane calls `invalidate`
- * when it changes a connection; other proxy instances pick changes up within `ttlMs` (the Tier 1 switch
- * itself lives in Redis and takes effect everywhere at once).
+ * when it changes a connection and announces the change on `directoryChannel` (Postgres NOTIFY), so that
+ * other proxy instances on the same database invalidate too (directoryFeed.ts); `ttlMs` bounds staleness
+ * only as a safety net. The Tier 1 switch itself lives in Redis and takes effect everywhere at once.
  */
 import { open, type SealedSecret } from "../crypto/secretBox.ts";
 import type { Db } from "../db/index.ts";
@@ -18,8 +19,14 @@ export interface ProviderConnection {
 
 export interface ProviderDirectory {
   get(agentId: string, name: string): Promise<ProviderConnection | undefined>;
+  /** Drops the agent's entries; a load that started before cannot store what it read. */
   invalidate(agentId: string): void;
+  /** Drops every entry (changes may have been missed); loads that started before cannot store. */
+  clear(): void;
 }
+
+/** Postgres NOTIFY channel on which a committed change to an agent's connections is announced (payload: agentId). */
+export const directoryChannel = "killcord_directory";
 
 export interface ProviderDirectoryOptions {
   /** How long a cached entry (or a cached "no such connection") is served, in milliseconds. Default 5000. */
@@ -62,8 +69,9 @@ export function createProviderDirectory(db: Db, masterKey: Buffer, options: Prov
   /** agentId -> connection name -> entry. */
   const cache = new Map<string, Map<string, Entry>>();
   const loading = new Map<string, Promise<ProviderConnection | undefined>>();
-  // Bumped by invalidate so that a load which started before it cannot store what it read.
-  const generation = new Map<string, number>();
+  // Bumped by invalidate (per agent) and clear (all) so that a load which started before cannot store what it read.
+  let generation = new Map<string, number>();
+  let epoch = 0;
 
   async function load(agentId: string, name: string): Promise<ProviderConnection | undefined> {
     const { rows } = await db.query<ProviderRow>(
@@ -111,9 +119,10 @@ export function createProviderDirectory(db: Db, masterKey: Buffer, options: Prov
       const pending = loading.get(loadKey);
       if (pending !== undefined) return pending;
       const startedAt = generation.get(agentId) ?? 0;
+      const startedEpoch = epoch;
       const promise = load(agentId, name)
         .then((value) => {
-          if ((generation.get(agentId) ?? 0) === startedAt) store(agentId, name, value);
+          if (epoch === startedEpoch && (generation.get(agentId) ?? 0) === startedAt) store(agentId, name, value);
           return value;
         })
         .finally(() => {
@@ -129,6 +138,13 @@ export function createProviderDirectory(db: Db, masterKey: Buffer, options: Prov
       // In-flight loads may have read the old row: later callers must start a fresh one.
       const prefix = `${agentId}\n`;
       for (const key of loading.keys()) if (key.startsWith(prefix)) loading.delete(key);
+    },
+    clear() {
+      epoch++;
+      // The epoch stops every older load, so per-agent generations can start over.
+      generation = new Map();
+      cache.clear();
+      loading.clear();
     },
   };
 }

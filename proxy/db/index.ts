@@ -14,7 +14,27 @@ export interface Db {
    * transaction; calling `tx.transaction` joins the same transaction (no nesting).
    */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Postgres only (PGlite serves one process, so nobody else notifies it): follows a NOTIFY channel on a
+   * connection of its own, reconnecting forever until stopped or the database is closed. Resolves once
+   * the first attempt to listen is done, whether it succeeded or not; resolves the function that stops it.
+   */
+  listen?(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>>;
+  /** Closes the pool and every listener. */
   close(): Promise<void>;
+}
+
+/** What a `Db.listen` subscriber is told. */
+export interface ListenHandlers {
+  /** A notification on the channel, with its payload. */
+  onPayload(payload: string): void;
+  /**
+   * Listening again after having been disconnected (or after a first attempt that failed): notifications
+   * sent meanwhile are lost, so whatever they would have kept up to date must be reloaded.
+   */
+  onGap(): void;
+  /** The connection was lost or could not be made: called once per outage, before reconnecting. */
+  onDown?(error: Error): void;
 }
 
 /** A driver's session: a Db that can also run a multi-statement script (migrations only). */

@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Session } from "./index.ts";
+import { listenPostgres } from "./postgresListener.ts";
 
 const int8Oid = 20;
 
@@ -34,6 +35,7 @@ export async function openPostgres(databaseUrl: string): Promise<Session> {
   pool.on("error", () => {});
   const probe = await pool.connect();
   probe.release();
+  const listeners = new Set<() => Promise<void>>();
   return {
     query: async (sql, params) => ({ rows: (await pool.query(sql, params as any[])).rows }),
     exec: async (sql) => {
@@ -57,6 +59,18 @@ export async function openPostgres(databaseUrl: string): Promise<Session> {
         client.release(broken);
       }
     },
-    close: () => pool.end(),
+    listen: async (channel, handlers) => {
+      const stop = await listenPostgres(databaseUrl, channel, handlers);
+      const unlisten = async () => {
+        listeners.delete(unlisten);
+        await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
+    close: async () => {
+      await Promise.all([...listeners].map((unlisten) => unlisten()));
+      await pool.end();
+    },
   };
 }

@@ -5,8 +5,9 @@
  * miss) does a request wait for the store. Without this, every cached agent expires on the same beat and
  * its next request queues behind a database round trip, which is what the latency tail is made of.
  *
- * Invalidation (the control plane calls it when it changes a connection) drops the agent's entries here and
- * in the inner directory, and a load that started before it cannot store what it read.
+ * Invalidation (the control plane calls it when it changes a connection, and every instance does when such a
+ * change is announced: directoryFeed.ts) drops the agent's entries here and in the inner directory, and a
+ * load that started before it cannot store what it read; `clear` does the same for every agent.
  */
 import type { ProviderConnection, ProviderDirectory } from "../control/providerDirectory.ts";
 
@@ -18,43 +19,62 @@ interface Entry {
 }
 
 export interface RefreshingDirectoryOptions {
-  /** How long an entry is served without a refresh, ms. */
+  /** How long an entry is served without a refresh, ms (shortened per entry by `jitter`). */
   freshMs: number;
   /** How long past that a stale entry is still served while it refreshes, ms. */
   staleMs: number;
+  /**
+   * Fraction of `freshMs` drawn at random per entry: an entry stays fresh for freshMs × U(1 − jitter, 1), so
+   * that entries loaded together (a burst of agents, a cache cleared) do not all refresh on the same beat.
+   * From 0 to 1, default 0.
+   */
+  jitter?: number;
   /** Most agents kept; the oldest-cached is dropped past it. */
   maxAgents?: number;
   now?: () => number;
+  /** Uniform in [0, 1) (tests). Default Math.random. */
+  random?: () => number;
 }
 
 export function refreshingDirectory(inner: ProviderDirectory, options: RefreshingDirectoryOptions): ProviderDirectory {
   const now = options.now ?? Date.now;
   const maxAgents = options.maxAgents ?? 100_000;
+  const jitter = Math.min(Math.max(options.jitter ?? 0, 0), 1);
+  const random = options.random ?? Math.random;
   const cache = new Map<string, Map<string, Entry>>();
-  const generation = new Map<string, number>();
+  // Bumped by invalidate (per agent) and clear (all): a load that started before either cannot store.
+  let generation = new Map<string, number>();
+  let epoch = 0;
 
-  const store = (agentId: string, name: string, value: ProviderConnection | undefined, startedAt: number) => {
-    if ((generation.get(agentId) ?? 0) !== startedAt) return;
+  const store = (
+    agentId: string,
+    name: string,
+    value: ProviderConnection | undefined,
+    startedAt: number,
+    startedEpoch: number,
+  ) => {
+    if (epoch !== startedEpoch || (generation.get(agentId) ?? 0) !== startedAt) return;
     let names = cache.get(agentId);
     if (names === undefined) {
       if (cache.size >= maxAgents) cache.delete(cache.keys().next().value!);
       names = new Map();
       cache.set(agentId, names);
     }
-    const at = now();
+    const freshUntil = now() + options.freshMs * (1 - jitter * random());
     names.set(name, {
       value: Promise.resolve(value),
-      freshUntil: at + options.freshMs,
-      staleUntil: at + options.freshMs + options.staleMs,
+      freshUntil,
+      staleUntil: freshUntil + options.staleMs,
       refreshing: false,
     });
   };
 
   const load = (agentId: string, name: string): Promise<ProviderConnection | undefined> => {
     const startedAt = generation.get(agentId) ?? 0;
+    const startedEpoch = epoch;
     const loading = inner.get(agentId, name);
     loading.then(
-      (value) => store(agentId, name, value, startedAt),
+      (value) => store(agentId, name, value, startedAt, startedEpoch),
       () => {
         const entry = cache.get(agentId)?.get(name);
         if (entry !== undefined) entry.refreshing = false;
@@ -86,6 +106,13 @@ export function refreshingDirectory(inner: ProviderDirectory, options: Refreshin
       generation.set(agentId, (generation.get(agentId) ?? 0) + 1);
       cache.delete(agentId);
       inner.invalidate(agentId);
+    },
+    clear() {
+      epoch++;
+      // The epoch stops every older load, so per-agent generations can start over.
+      generation = new Map();
+      cache.clear();
+      inner.clear();
     },
   };
 }
