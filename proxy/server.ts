@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
-import { Agent } from "undici";
 import { buildApp } from "./app.ts";
 import { type ProxyConfig, redactedConfig } from "./config.ts";
 import { followDirectoryChanges } from "./control/directoryFeed.ts";
@@ -21,6 +20,7 @@ import { type KillListener, startKillListener } from "./killListener/killListene
 import { createMetrics } from "./metrics/metrics.ts";
 import { InFlight } from "./upstream/inFlight.ts";
 import { refreshingDirectory } from "./upstream/refreshingDirectory.ts";
+import { Agent } from "./upstream/undici.ts";
 
 export interface RunningProxy {
   url: string;

@@ -12,13 +12,14 @@
  */
 import type { ServerResponse } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
-import { type Dispatcher, errors as undiciErrors } from "undici";
+import type { Dispatcher } from "undici";
 import type { ProviderConnection } from "../control/providerDirectory.ts";
 import { errorBody, type ProxyErrorCode, proxyErrors } from "../errors.ts";
 import type { AllowedCall } from "../gate/gateHook.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
 import { agentHeaders } from "./headers.ts";
 import { type Abortable, AbortReason, type InFlight } from "./inFlight.ts";
+import { errors as undiciErrors } from "./undici.ts";
 import { SseUsageReader, type UsageReport, usageFromJson } from "./usage.ts";
 
 /** JSON bodies larger than this keep only their tail for the usage read (usage comes last). */
