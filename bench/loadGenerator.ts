@@ -89,7 +89,7 @@ async function send(pool: Pool, target: Target, i: number): Promise<boolean> {
 /** Saturation: `concurrency` requests always in flight for `seconds` (after a short warm-up). */
 export async function closedLoop(
   target: Target,
-  options: { concurrency: number; seconds: number; warmupSeconds?: number },
+  options: { concurrency: number; seconds: number; warmupSeconds?: number; onMeasureStart?(): void },
 ): Promise<LoadRun> {
   const pool = new Pool(target.origin, { connections: options.concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
   let i = 0;
@@ -105,6 +105,8 @@ export async function closedLoop(
   await Promise.all(Array.from({ length: options.concurrency }, () => run(warm, undefined, { n: 0 })));
   const samples = new Samples();
   const errors = { n: 0 };
+  // Called between warm-up and measurement, e.g. to read CPU counters over the measured window only.
+  options.onMeasureStart?.();
   const started = performance.now();
   const until = Date.now() + options.seconds * 1000;
   await Promise.all(Array.from({ length: options.concurrency }, () => run(until, samples, errors)));

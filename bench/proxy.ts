@@ -2,21 +2,24 @@
 // Against one local OpenAI-compatible upstream (bench/upstreamFixture.ts, its own process):
 //   (a) direct to the upstream;
 //   (b) a bare fastify + undici passthrough with no checks (bench/baselineProxy.ts);
-//   (c) the Killcord proxy (`killcord proxy`, its own process) with 10,000 registered agents, the load
-//       spread over 100 of them, every call gated (one Redis round trip) and metered.
-// 1. saturation (closed loop): requests/s, p50, p99 for each, and (c)/(b);
-// 2. half of (c)'s saturation rate (open loop, interleaved rounds after a warm-up) for (a), (b) and (c): the p99
-//    latency (c) adds over (a), printed beside what the bare baseline (b) adds;
-// 3. the proxy's resident memory (peak over the run);
+//   (c) the Killcord proxy as production runs it (dist/proxy/main.js with the V8 flags of proxy/runtime.ts, its
+//       own process; from TypeScript sources with a note when dist/ is stale) with 10,000 registered agents,
+//       the load spread over 100 of them, every call gated (one Redis round trip) and metered.
+// 1. saturation (closed loop, interleaved rounds): requests/s, p50, p99 for each, (c)/(b), and CPU per request
+//    of the proxies and of Redis (over the measured windows only);
+// 2. half of (c)'s saturation rate (open loop, interleaved rounds, each after a 2 s warm-up) for (a), (b), (c):
+//    the p99 latency (c) adds over (a), beside what the bare baseline (b) adds;
+// 3. the proxy's resident memory (peak over the run, including its /metrics scrapes);
 // 4. the gate alone: credential parse + the Redis round trip, per request, sequential and concurrent;
 // 5. kill latency: a kill-stream entry until the agent's open streams are cut at the client.
 // Targets: (c)/(b) >= 0.75; added p99 <= 1 ms at half saturation; RSS <= 150 MB; kills within 50 ms.
-// Options (environment): BENCH_SECONDS (per target and phase, default 10), BENCH_ROUNDS (saturation is
-// measured in this many interleaved rounds, default 3), BENCH_CONCURRENCY (32), BENCH_AGENTS
-// (10000), BENCH_ACTIVE_AGENTS (100), BENCH_DATABASE_URL (a Postgres server to create the bench's database
-// on, default the local one; "pglite" for the embedded store), BENCH_PIN=1 (pin processes to cores),
-// BENCH_ONLY (a comma list of phases), BENCH_PROXY_NODE_OPTIONS (e.g. --cpu-prof for the proxy alone);
-// `--quick` runs short phases for a smoke run.
+// Options (environment): BENCH_SECONDS (per target and phase, default 10), BENCH_ROUNDS (interleaved rounds per
+// phase, default 3), BENCH_CONCURRENCY (32), BENCH_AGENTS (10000), BENCH_ACTIVE_AGENTS (100), BENCH_DATABASE_URL
+// (a Postgres server to create the bench's database on, default the local one; "pglite" for the embedded store),
+// BENCH_PIN=1 (pin processes to cores), BENCH_ONLY (a comma list of phases), BENCH_PROXY_FLAGS (node flags for
+// the proxy instead of proxy/runtime.ts's, space-separated, e.g. "--max-semi-space-size=4 --cpu-prof"),
+// BENCH_BASELINE_NODE_OPTIONS (NODE_OPTIONS of the baseline), BENCH_TRACE_DIR (keep every child's output and
+// each half-saturation request's send time and latency there); `--quick` runs short phases for a smoke run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -386,19 +389,41 @@ async function main() {
     console.log(`\nsaturation (closed loop, ${concurrency} in flight, ${rounds} interleaved rounds)`);
     // Rounds alternate the targets so that load from elsewhere on the machine hits them alike.
     const runsOf = { direct: [] as LoadRun[], baseline: [] as LoadRun[], killcord: [] as LoadRun[] };
-    const cpuOf = { baseline: 0, killcord: 0 };
+    // CPU (user + system, from /proc) over each measured window, warm-up excluded: the proxies', and Redis's
+    // while Killcord runs (the gate's script is CPU the baseline never spends).
+    const cpuOf = { baseline: 0, killcord: 0, redis: 0 };
     const roundSeconds = Math.max(1, seconds / rounds);
+    const measured = (pids: number[], add: (used: number[]) => void, run: (start: () => void) => Promise<LoadRun>) => {
+      let before: number[] = [];
+      return run(() => {
+        before = pids.map(cpuMicros);
+      }).then((result) => {
+        add(pids.map((pid, k) => cpuMicros(pid) - before[k]!));
+        return result;
+      });
+    };
     for (let round = 0; round < rounds; round++) {
       if (runs("direct")) runsOf.direct.push(await closedLoop(direct, { concurrency, seconds: roundSeconds }));
       if (runs("baseline")) {
-        const before = cpuMicros(baseline.child.pid!);
-        runsOf.baseline.push(await closedLoop(bare, { concurrency, seconds: roundSeconds }));
-        cpuOf.baseline += cpuMicros(baseline.child.pid!) - before;
+        const result = await measured(
+          [baseline.child.pid!],
+          ([used]) => {
+            cpuOf.baseline += used!;
+          },
+          (onMeasureStart) => closedLoop(bare, { concurrency, seconds: roundSeconds, onMeasureStart }),
+        );
+        runsOf.baseline.push(result);
       }
       if (runs("killcord")) {
-        const before = cpuMicros(proxy.child.pid!);
-        runsOf.killcord.push(await closedLoop(killcord, { concurrency, seconds: roundSeconds }));
-        cpuOf.killcord += cpuMicros(proxy.child.pid!) - before;
+        const result = await measured(
+          [proxy.child.pid!, redisPid],
+          ([used, redisUsed]) => {
+            cpuOf.killcord += used!;
+            cpuOf.redis += redisUsed!;
+          },
+          (onMeasureStart) => closedLoop(killcord, { concurrency, seconds: roundSeconds, onMeasureStart }),
+        );
+        runsOf.killcord.push(result);
       }
     }
     // How well the gate batches its Redis calls under saturation (from the proxy's own metrics).
@@ -419,6 +444,7 @@ async function main() {
     console.log(row("(b) fastify + undici passthrough", saturation.baseline));
     console.log(row("(c) killcord proxy", saturation.killcord));
     const throughputRatio = saturation.killcord.rps / saturation.baseline.rps;
+    const redisCpuUsPerRequest = cpuOf.redis / Math.max(1, saturation.killcord.requests);
 
     const rate = Math.max(50, Math.round((Number.isNaN(saturation.killcord.rps) ? 2000 : saturation.killcord.rps) / 2));
     console.log(`\nhalf of (c)'s saturation: ${rate} req/s (open loop, ${rounds} interleaved rounds after 2 s warm-up each)`);
@@ -452,7 +478,9 @@ async function main() {
     const kill = runs("kill")
       ? await benchKill(proxyOrigin, redis.client, credentials[activeAgents]!)
       : { streams: 0, p50Ms: Number.NaN, maxMs: Number.NaN };
-    const rssMb = proxyRss.peakMb;
+    // The sampler polls every 200 ms and can miss the moment of a /metrics scrape (which costs a few MB):
+    // the RSS the proxy reported in its own scrape counts toward the peak too.
+    const rssMb = Math.max(proxyRss.peakMb, Number.isFinite(proxyMemory.rssMb) ? proxyMemory.rssMb / 1.048576 : 0);
     proxyRss.stop();
     baselineRss.stop();
 
@@ -471,12 +499,13 @@ results
   (c)/(b) throughput          ${fmt(throughputRatio, 3)}   (target ${checks.throughputRatio.target})  ${checks.throughputRatio.pass ? "PASS" : "FAIL"}
   (c)/(a) throughput          ${fmt(saturation.killcord.rps / saturation.direct.rps, 3)}
   p99 added by (c) over (a)   ${fmt(addedP99Ms, 3)} ms at ${rate} req/s (target ${checks.addedP99Ms.target} ms)  ${checks.addedP99Ms.pass ? "PASS" : "FAIL"}
-  p99 added by (b) over (a)   ${fmt(half.baseline.p99Ms - half.direct.p99Ms, 3)} ms
+  p99 added by (b) over (a)   ${fmt(half.baseline.p99Ms - half.direct.p99Ms, 3)} ms (the bare baseline, same rate: what Node + fastify + undici add here)
+  p99 added by (c) over (b)   ${fmt(half.killcord.p99Ms - half.baseline.p99Ms, 3)} ms (the gate, metering and Killcord's own code)
   proxy RSS (peak)            ${fmt(rssMb, 1)} MB with ${storeName} (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
   proxy memory after load     RSS ${fmt(proxyMemory.rssMb, 0)} MB: V8 heap ${fmt(proxyMemory.heapUsedMb, 0)} used of ${fmt(proxyMemory.heapTotalMb, 0)} MB, external ${fmt(proxyMemory.externalMb, 0)} MB
   gate alone                  ${fmt(gateAlone.sequentialUs, 1)} µs/request sequential; ${fmt(gateAlone.concurrentPerSecond, 0)} requests/s concurrent
   gate calls per Redis write  ${fmt(gateCallsPerWrite, 2)} (under saturation; group commit)
-  proxy CPU per request       ${fmt(saturation.killcord.cpuUsPerRequest ?? Number.NaN, 0)} µs (baseline ${fmt(saturation.baseline.cpuUsPerRequest ?? Number.NaN, 0)} µs)
+  proxy CPU per request       ${fmt(saturation.killcord.cpuUsPerRequest ?? Number.NaN, 0)} µs (baseline ${fmt(saturation.baseline.cpuUsPerRequest ?? Number.NaN, 0)} µs); Redis ${fmt(redisCpuUsPerRequest, 0)} µs per gated request
   kill -> ${kill.streams} streams cut     p50 ${fmt(kill.p50Ms)} ms, max ${fmt(kill.maxMs)} ms (target ${checks.killMaxMs.target} ms)  ${checks.killMaxMs.pass ? "PASS" : "FAIL"}`);
 
     const result = {
@@ -495,6 +524,7 @@ results
       baselineRssMb: baselineRss.peakMb,
       gateAlone,
       gateCallsPerWrite,
+      redisCpuUsPerRequest,
       kill,
       checks,
     };
