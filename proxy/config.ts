@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
+import { CliError } from "../scripts/lib/errors.ts";
+import { parsePort } from "../scripts/lib/port.ts";
 
 /** USD per one million tokens, for one model. */
 export interface ModelPrice {
@@ -247,4 +249,22 @@ export function redactedConfig(config: ProxyConfig): Record<string, unknown> {
     databaseUrl: redactUrl(config.databaseUrl),
     priceTable: `${Object.keys(config.priceTable).length} models`,
   };
+}
+
+/**
+ * The configuration a command line asks for: the environment, with `--port P` (when given) overriding
+ * KILLCORD_PROXY_PORT. A bad setting is the CLI's INVALID_ARGUMENT (exit code 2), as `killcord proxy` and
+ * proxy/main.ts report it. Returns the environment too: the launcher hands it to the proxy process.
+ */
+export function configForCommand(
+  env: NodeJS.ProcessEnv,
+  port: string | undefined,
+): { env: NodeJS.ProcessEnv; config: ProxyConfig } {
+  const withPort = port === undefined ? env : { ...env, KILLCORD_PROXY_PORT: String(parsePort(port, 8787)) };
+  try {
+    return { env: withPort, config: loadConfig(withPort) };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError("INVALID_ARGUMENT", error.message);
+    throw error;
+  }
 }

@@ -8,8 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { CliError, reportCliError } from "../scripts/lib/errors.ts";
-import { parsePort } from "../scripts/lib/port.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { configForCommand } from "./config.ts";
 import { runningBuild } from "./runtime.ts";
 import { startProxy } from "./server.ts";
 
@@ -22,14 +21,7 @@ async function main(json: boolean): Promise<void> {
   } catch (error) {
     throw new CliError("INVALID_ARGUMENT", `${(error as Error).message}\nusage: ${usage}`);
   }
-  const env = port === undefined ? process.env : { ...process.env, KILLCORD_PROXY_PORT: String(parsePort(port, 8787)) };
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new CliError("INVALID_ARGUMENT", error.message);
-    throw error;
-  }
+  const { config } = configForCommand(process.env, port);
   const proxy = await startProxy(config, { logStream: json ? process.stderr : process.stdout });
   let stopping = false;
   // `process.on`, not `once`: Ctrl-C in a terminal reaches this process twice (from the terminal, and

@@ -1,5 +1,3 @@
-import { CliError } from "../../lib/errors.ts";
-import { parsePort } from "../../lib/port.ts";
 import { type Command, stringFlag } from "../context.ts";
 
 export const proxyCommand: Command = {
@@ -12,17 +10,10 @@ export const proxyCommand: Command = {
   // down, see proxy/runtime.ts), whose output is this command's output and whose exit code is its exit code.
   async run(ctx) {
     const port = stringFlag(ctx, "port");
-    const env = port === undefined ? ctx.env : { ...ctx.env, KILLCORD_PROXY_PORT: String(parsePort(port, 8787)) };
-    // Loaded on use: the other commands should not pay for zod at start-up.
-    const { ConfigError, loadConfig } = await import("../../../proxy/config.ts");
-    let config: ReturnType<typeof loadConfig>;
-    try {
-      // Refuse a bad configuration here, before anything starts; the proxy validates it again itself.
-      config = loadConfig(env);
-    } catch (error) {
-      if (error instanceof ConfigError) throw new CliError("INVALID_ARGUMENT", error.message);
-      throw error;
-    }
+    // Loaded on use: the other commands should not pay for zod at start-up. A bad configuration is refused
+    // here, before anything starts; the proxy validates it again itself.
+    const { configForCommand } = await import("../../../proxy/config.ts");
+    const { env, config } = configForCommand(ctx.env, port);
     const { exited, spawnProxy } = await import("../../lib/proxyProcess.ts");
     ctx.progress(`starting the proxy on ${config.host}:${config.port} ...`);
     const { child } = spawnProxy({ env, args: ctx.json ? ["--json"] : [], stdio: "inherit" });
