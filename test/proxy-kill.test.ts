@@ -17,6 +17,7 @@ import {
 } from "./support/operator.ts";
 import { startTestProxy, type TestProxy } from "./support/proxy.ts";
 import { startRedis, type TestRedis } from "./support/redis.ts";
+import { until } from "./support/until.ts";
 import { type FixtureUpstream, startFixtureUpstream } from "./support/upstream.ts";
 
 const model = "fixture-model";
@@ -68,14 +69,6 @@ async function openHeldStream(openai: OpenAI) {
     }
   })();
   return { stream, rest };
-}
-
-async function until(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe("kill stream", () => {

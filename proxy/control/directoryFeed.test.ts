@@ -1,18 +1,11 @@
 import type { FastifyBaseLogger } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, postgresAvailable, queryPostgres, type TestDatabase } from "../../test/support/postgres.ts";
+import { until } from "../../test/support/until.ts";
 import { type Db, openDb } from "../db/index.ts";
 import { listenerApplicationName } from "../db/postgresListener.ts";
 import { followDirectoryChanges } from "./directoryFeed.ts";
 import { directoryChannel, type ProviderDirectory } from "./providerDirectory.ts";
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.skipIf(!postgresAvailable)("directory feed", () => {
   let database: TestDatabase;

@@ -1,18 +1,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../../test/support/postgres.ts";
+import { until } from "../../test/support/until.ts";
 import { listenerApplicationName, listenPostgres } from "./postgresListener.ts";
 
 const channel = "killcord_listener_test";
-
-/** Polls `check` until it holds, up to `ms` (generous: the machine may be busy). */
-async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.skipIf(!postgresAvailable)("postgres listener", () => {
   let database: TestDatabase;

@@ -3,6 +3,7 @@ import fastify from "fastify";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "../../test/support/redis.ts";
+import { until } from "../../test/support/until.ts";
 import { LocalDenySet } from "../gate/localDenySet.ts";
 import { appendKill, type DenyRecord } from "../store/denyKey.ts";
 import { type AbortReason, InFlight } from "../upstream/inFlight.ts";
@@ -27,14 +28,6 @@ const record = (state: DenyRecord["state"], code: DenyRecord["code"]): DenyRecor
   initiator: "test",
   at: Date.now(),
 });
-
-async function until(condition: () => boolean, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe("kill listener", () => {
   it("loads earlier kills at start, then applies new ones and aborts the agent's calls", async () => {
