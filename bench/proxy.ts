@@ -504,7 +504,7 @@ results
   proxy RSS (peak)            ${fmt(rssMb, 1)} MB with ${storeName} (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
   proxy memory after load     RSS ${fmt(proxyMemory.rssMb, 0)} MB: V8 heap ${fmt(proxyMemory.heapUsedMb, 0)} used of ${fmt(proxyMemory.heapTotalMb, 0)} MB, external ${fmt(proxyMemory.externalMb, 0)} MB
   gate alone                  ${fmt(gateAlone.sequentialUs, 1)} µs/request sequential; ${fmt(gateAlone.concurrentPerSecond, 0)} requests/s concurrent
-  gate calls per Redis write  ${fmt(gateCallsPerWrite, 2)} (under saturation; group commit)
+  gate calls per Redis write  ${fmt(gateCallsPerWrite, 2)} (under saturation; one write per event-loop turn)
   proxy CPU per request       ${fmt(saturation.killcord.cpuUsPerRequest ?? Number.NaN, 0)} µs (baseline ${fmt(saturation.baseline.cpuUsPerRequest ?? Number.NaN, 0)} µs); Redis ${fmt(redisCpuUsPerRequest, 0)} µs per gated request
   kill -> ${kill.streams} streams cut     p50 ${fmt(kill.p50Ms)} ms, max ${fmt(kill.maxMs)} ms (target ${checks.killMaxMs.target} ms)  ${checks.killMaxMs.pass ? "PASS" : "FAIL"}`);
 
