@@ -171,7 +171,7 @@ export async function openLoop(
     const lines: string[] = [];
     for (let k = 0; k < samples.count; k++)
       lines.push(`${(leftAts.data[k]! / 1000).toFixed(3)} ${(samples.data[k]! / 1000).toFixed(3)}`);
-    writeFileSync(options.traceFile, `${lines.join("\n")}\n`);
+    writeFileSync(options.traceFile, `# start ${Math.round(Date.now() - (nowUs() - start) / 1000)}\n${lines.join("\n")}\n`);
   }
   const result = summarize(samples.data, samples.count, errors, seconds);
   // The offered rate, not the completion rate over a tail that waits for the last responses.
