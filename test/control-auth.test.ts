@@ -1,8 +1,8 @@
 import type { Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { createSiweMessage, type SiweMessage } from "viem/siwe";
+import type { SiweMessage } from "viem/siwe";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { NonceResponse } from "../scripts/cli/proxyApi.ts";
+import { type NonceResponse, siweMessage } from "../scripts/cli/proxyApi.ts";
 import { startChain, type TestChain, testKeys } from "./support/chain.ts";
 import {
   callRaw,
@@ -42,18 +42,7 @@ async function nonce(): Promise<NonceResponse> {
 async function signedLogin(privateKey: string, overrides: Partial<SiweMessage> = {}, signer = privateKey) {
   const challenge = await nonce();
   const account = privateKeyToAccount(privateKey as Hex);
-  const message = createSiweMessage({
-    domain: challenge.domain,
-    address: account.address,
-    statement: challenge.statement,
-    uri: challenge.uri,
-    version: "1",
-    chainId: challenge.chainId,
-    nonce: challenge.nonce,
-    issuedAt: new Date(),
-    expirationTime: new Date(challenge.expiresAt),
-    ...overrides,
-  });
+  const message = siweMessage(challenge, account.address, overrides);
   const signature = await privateKeyToAccount(signer as Hex).signMessage({ message });
   return { message, signature };
 }

@@ -2,8 +2,8 @@
  * The CLI's client for the proxy's operator API (`/v1`): requests with the operator key, errors carrying
  * the API's stable code, and the Sign-In with Ethereum exchange (`killcord login`).
  */
-import type { Account, Hex } from "viem";
-import { createSiweMessage } from "viem/siwe";
+import type { Account, Address, Hex } from "viem";
+import { createSiweMessage, type SiweMessage } from "viem/siwe";
 import { CliError, type CliErrorCode } from "../lib/errors.ts";
 
 /** An error answered by the proxy: the CLI's nearest code (exit status) plus the API's own code and status. */
@@ -105,6 +105,22 @@ export interface LoginResult {
   operatorKey: string;
 }
 
+/** The EIP-4361 message answering the proxy's challenge, for `address` (fields overridable, e.g. in tests). */
+export function siweMessage(challenge: NonceResponse, address: Address, overrides: Partial<SiweMessage> = {}): string {
+  return createSiweMessage({
+    domain: challenge.domain,
+    address,
+    statement: challenge.statement,
+    uri: challenge.uri,
+    version: "1",
+    chainId: challenge.chainId,
+    nonce: challenge.nonce,
+    issuedAt: new Date(),
+    expirationTime: new Date(challenge.expiresAt),
+    ...overrides,
+  });
+}
+
 /**
  * Signs in with the wallet: fetches a nonce, signs an EIP-4361 message for the proxy's domain, URI and
  * chain, and exchanges it for an owner API key. Refuses to sign for a domain other than the URL it talks to
@@ -130,17 +146,7 @@ export async function signIn(
       `the proxy serves chain ${challenge.chainId}, but chain ${options.expectedChainId} was expected`,
     );
   }
-  const message = createSiweMessage({
-    domain: challenge.domain,
-    address: account.address,
-    statement: challenge.statement,
-    uri: challenge.uri,
-    version: "1",
-    chainId: challenge.chainId,
-    nonce: challenge.nonce,
-    issuedAt: new Date(),
-    expirationTime: new Date(challenge.expiresAt),
-  });
+  const message = siweMessage(challenge, account.address);
   const signature: Hex = await account.signMessage({ message });
   return await proxyRequest<LoginResult>(proxyUrl, undefined, "POST", "/v1/auth/login", { message, signature });
 }
