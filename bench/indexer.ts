@@ -24,13 +24,8 @@ import type { Killcord } from "../scripts/lib/killcord.ts";
 import { startChain, type TestChain } from "../test/support/chain.ts";
 import { freePort } from "../test/support/ports.ts";
 import { startRedis, type TestRedis } from "../test/support/redis.ts";
+import { intFromEnv, quick } from "./options.ts";
 
-const quick = process.argv.includes("--quick");
-const intFromEnv = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const revocations = intFromEnv("BENCH_REVOCATIONS", quick ? 20 : 30);
 const registered = intFromEnv("BENCH_REGISTERED", quick ? 200 : 2_000);
 const revoked = Math.min(intFromEnv("BENCH_REVOKED", quick ? 100 : 1_000), registered);

@@ -43,13 +43,8 @@ import { packageRoot } from "../scripts/lib/artifacts.ts";
 import { freePort } from "../test/support/ports.ts";
 import { startRedis, type TestRedis } from "../test/support/redis.ts";
 import { closedLoop, type LoadResult, type LoadRun, mergeRuns, openLoop, type Target } from "./loadGenerator.ts";
+import { intFromEnv, quick } from "./options.ts";
 
-const quick = process.argv.includes("--quick");
-const intFromEnv = (name: string, fallback: number) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
 const seconds = intFromEnv("BENCH_SECONDS", quick ? 3 : 10);
 const concurrency = intFromEnv("BENCH_CONCURRENCY", 32);
 const rounds = intFromEnv("BENCH_ROUNDS", quick ? 1 : 3);
