@@ -83,7 +83,9 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   // beat. Either way requests never wait for a refresh (refreshingDirectory.ts).
   const embedded = config.databaseUrl === undefined;
   const directory = refreshingDirectory(
-    createProviderDirectory(db, config.masterKey, embedded ? { ttlMs: 600_000 } : {}),
+    // The refreshing layer is the cache: the inner directory only loads, decrypts and merges concurrent loads
+    // (no second cached copy of every provider key, with its own expiry, behind the first).
+    createProviderDirectory(db, config.masterKey, { ttlMs: 0 }),
     embedded ? { freshMs: 600_000, staleMs: 600_000 } : { freshMs: 300_000, staleMs: 300_000, jitter: 0.5 },
   );
   // The gate's hot path has a connection of its own (scriptConnection.ts): ioredis costs several times more
