@@ -1,6 +1,7 @@
 /**
  * Kills reach every proxy instance through the kill stream: two proxies on one Redis (each with its own
- * durable store), open streams and in-flight calls on both, one kill-stream entry. Also graceful shutdown.
+ * durable store), open streams and in-flight calls on both, one kill-stream entry. Also graceful shutdown, and
+ * the upstream timeout (calls the proxy cuts itself when the upstream goes quiet).
  */
 import OpenAI, { APIError } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -166,6 +167,45 @@ describe("graceful shutdown", () => {
       expect(((await rest) as APIError).code).toBe("SHUTTING_DOWN");
       await closed;
       expect((await fetch(`${proxy.url}/healthz`).catch((e: unknown) => e)) instanceof Error).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("upstream timeout", () => {
+  it("answers UPSTREAM_TIMEOUT when the upstream sends no headers, and cuts a stream that goes quiet", async () => {
+    const proxy = await startTestProxy({ redis, chain, env: { KILLCORD_UPSTREAM_TIMEOUT_MS: "600" } });
+    try {
+      const session = await loginOperator(proxy.url, testKeys.operator, chain);
+      const agentId = await registerTestAgent(chain);
+      await linkAgent(session, agentId);
+      await addProvider(session, agentId, { name: "openai", baseUrl: upstream.baseUrl, apiKey: "sk-fixture", style: "openai" });
+      const openai = client(proxy, await issueCredential(session, agentId));
+      const holdingBefore = upstream.holding;
+
+      // A call slower than usual but within the timeout is answered.
+      const slow = await openai.chat.completions.create({ model, messages: [{ role: "user", content: "slow" }] });
+      expect(slow.choices[0]?.message.content).toBe("Hello");
+
+      const started = performance.now();
+      const error = await openai.chat.completions
+        .create({ model, messages: [{ role: "user", content: "hold" }] })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(APIError);
+      expect({ status: (error as APIError).status, code: (error as APIError).code }).toEqual({
+        status: 504,
+        code: "UPSTREAM_TIMEOUT",
+      });
+      expect(performance.now() - started).toBeGreaterThanOrEqual(600);
+
+      // The stream's first chunk came through; then the upstream went quiet and the proxy ended the stream.
+      const { rest } = await openHeldStream(openai);
+      expect(((await rest) as APIError).code).toBe("UPSTREAM_TIMEOUT");
+      // Both upstream requests were let go.
+      await until(() => upstream.holding === holdingBefore);
+      const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
+      expect(metrics).toMatch(/killcord_proxy_requests_total\{outcome="upstream_error"\} [1-9]/);
     } finally {
       await proxy.close();
     }

@@ -6,7 +6,7 @@ import { startRedis, type TestRedis } from "../../test/support/redis.ts";
 import { until } from "../../test/support/until.ts";
 import { LocalDenySet } from "../gate/localDenySet.ts";
 import { appendKill, type DenyRecord } from "../store/denyKey.ts";
-import { type AbortReason, InFlight } from "../upstream/inFlight.ts";
+import { type AbortReason, InFlight, type InFlightCall } from "../upstream/inFlight.ts";
 import { startKillListener } from "./killListener.ts";
 
 let redis: TestRedis;
@@ -44,8 +44,15 @@ describe("kill listener", () => {
 
       const victim = newAgentId();
       const aborted: AbortReason[] = [];
-      const call = { finished: false, abort: (reason: AbortReason) => aborted.push(reason) };
-      inFlight.track(victim, call);
+      const call: InFlightCall = {
+        agentId: victim,
+        finished: false,
+        deadline: Number.POSITIVE_INFINITY,
+        abort: (reason) => aborted.push(reason as AbortReason),
+        inFlightPrev: undefined,
+        inFlightNext: undefined,
+      };
+      inFlight.track(call);
       await appendKill(redis.client, victim, record("suspended", "AGENT_SUSPENDED"));
       await until(() => aborted.length === 1);
       expect(aborted[0]!.code).toBe("AGENT_SUSPENDED");

@@ -101,6 +101,7 @@ export function createForwardHandler(deps: ForwardDeps) {
       log: request.log,
       inFlight,
       metrics,
+      timeoutMs: config.upstreamTimeoutMs,
       onUsage(report) {
         const model = report.model ?? prepared.model;
         const cost = costMicroUsd(report, priceFor(model, config.priceTable));
@@ -116,8 +117,10 @@ export function createForwardHandler(deps: ForwardDeps) {
         method: request.method as Dispatcher.HttpMethod,
         headers: upstreamHeaders(request.headers, connection.style, connection.apiKey),
         body: prepared.body ?? null,
-        headersTimeout: config.upstreamTimeoutMs,
-        bodyTimeout: config.upstreamTimeoutMs,
+        // The upstream timeout is the UpstreamCall's deadline, swept by InFlight (undici's timers cost
+        // two old-generation objects per request).
+        headersTimeout: 0,
+        bodyTimeout: 0,
       },
       upstreamCall,
     );

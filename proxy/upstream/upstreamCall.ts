@@ -18,7 +18,7 @@ import { errorBody, type ProxyErrorCode, proxyErrors } from "../errors.ts";
 import type { AllowedCall } from "../gate/gateHook.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
 import { agentHeaders } from "./headers.ts";
-import { type Abortable, AbortReason, type InFlight } from "./inFlight.ts";
+import { AbortReason, type InFlight, type InFlightCall, UpstreamTimeout } from "./inFlight.ts";
 import { errors as undiciErrors } from "./undici.ts";
 import { SseUsageReader, type UsageReport, usageFromJson } from "./usage.ts";
 
@@ -36,6 +36,7 @@ export class ClientGone extends Error {
 export function upstreamFailure(error: unknown): ProxyErrorCode {
   if (error instanceof AbortReason) return error.code;
   if (
+    error instanceof UpstreamTimeout ||
     error instanceof undiciErrors.HeadersTimeoutError ||
     error instanceof undiciErrors.BodyTimeoutError ||
     error instanceof undiciErrors.ConnectTimeoutError
@@ -79,10 +80,19 @@ export interface UpstreamCallContext {
   metrics: ProxyMetrics;
   /** Called with the usage the provider reported (the response is complete or was cut). */
   onUsage(report: UsageReport): void;
+  /**
+   * Upstream timeout, ms: the call is cut (UPSTREAM_TIMEOUT) when the upstream sends no headers, or no body
+   * bytes, for this long. InFlight's sweep enforces it; undici's own timeouts are off.
+   */
+  timeoutMs: number;
 }
 
-export class UpstreamCall implements Dispatcher.DispatchHandler, Abortable {
+export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
   finished = false;
+  readonly agentId: string;
+  deadline: number;
+  inFlightPrev: InFlightCall | undefined = undefined;
+  inFlightNext: InFlightCall | undefined = undefined;
   readonly #ctx: UpstreamCallContext;
   #controller: Dispatcher.DispatchController | undefined;
   #reason: Error | undefined;
@@ -98,7 +108,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, Abortable {
 
   constructor(ctx: UpstreamCallContext) {
     this.#ctx = ctx;
-    ctx.inFlight.track(ctx.call.agentId, this);
+    this.agentId = ctx.call.agentId;
+    this.deadline = Date.now() + ctx.timeoutMs;
+    ctx.inFlight.track(this);
     ctx.res.once("close", () => {
       if (!this.finished) this.abort(new ClientGone("client closed the connection"));
     });
@@ -122,6 +134,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, Abortable {
     headers: Record<string, string | string[] | undefined>,
   ) {
     if (status < 200) return; // 1xx: informational, not relayed
+    this.deadline = Date.now() + this.#ctx.timeoutMs;
     this.#status = status;
     this.#headers = headers;
     const contentType = String(headers["content-type"] ?? "");
@@ -140,10 +153,14 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, Abortable {
     // A stream's headers go out now: it must not wait for its first event to show it is open. Other
     // responses let Node send headers and body in one write.
     if (this.#sse) res.flushHeaders();
-    res.on("drain", () => controller.resume());
+    res.on("drain", () => {
+      this.deadline = Date.now() + this.#ctx.timeoutMs;
+      controller.resume();
+    });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.deadline = Date.now() + this.#ctx.timeoutMs;
     if (this.#mode === "error") {
       this.#keptBytes += chunk.length;
       if (this.#keptBytes > errorKeepBytes) controller.abort(new Error("upstream error body too large"));
@@ -162,7 +179,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, Abortable {
         this.#keptBytes -= this.#kept.shift()!.length;
       }
     }
-    if (!this.#ctx.res.write(chunk)) controller.pause();
+    if (!this.#ctx.res.write(chunk)) {
+      // The agent reads slower than the upstream sends: the upstream is not stalled while we hold it back.
+      controller.pause();
+      this.deadline = Number.POSITIVE_INFINITY;
+    }
   }
 
   onResponseEnd(): void {
@@ -195,8 +216,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, Abortable {
   #finish(outcome: "allowed" | "aborted" | "upstream_error"): void {
     if (this.finished) return;
     this.finished = true;
-    const { inFlight, metrics, call } = this.#ctx;
-    inFlight.done(call.agentId, this);
+    const { inFlight, metrics } = this.#ctx;
+    inFlight.done(this);
     metrics.outcome(outcome);
     if (this.#mode !== "stream") return;
     let report: UsageReport | undefined;
