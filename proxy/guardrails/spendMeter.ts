@@ -21,10 +21,26 @@ export interface SpendMeterOptions {
   onError(error: unknown, pendingMicroUsd: number): void;
 }
 
+/** One agent x provider's spend not yet in Redis. */
+interface Pending {
+  readonly agentId: string;
+  readonly provider: string;
+  microUsd: number;
+  /** Flushes since it last had spend (entries idle for `pruneAfterFlushes` are dropped). */
+  idleFlushes: number;
+}
+
+/** An entry idle for this many flushes (a minute at the default 100 ms) is dropped. */
+const pruneAfterFlushes = 600;
+
 export class SpendMeter {
   readonly #options: SpendMeterOptions;
-  /** agentId -> provider -> pending micro-USD. */
-  #pending = new Map<string, Map<string, number>>();
+  /**
+   * agentId -> provider -> pending spend. Entries stay across flushes (their amount goes back to 0) and are
+   * pruned when idle: a map rebuilt every 100 ms allocated tables that outlived the young generation under
+   * load, old-generation garbage on every flush.
+   */
+  readonly #pending = new Map<string, Map<string, Pending>>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -39,7 +55,9 @@ export class SpendMeter {
       byProvider = new Map();
       this.#pending.set(agentId, byProvider);
     }
-    byProvider.set(provider, (byProvider.get(provider) ?? 0) + microUsd);
+    const entry = byProvider.get(provider);
+    if (entry === undefined) byProvider.set(provider, { agentId, provider, microUsd, idleFlushes: 0 });
+    else entry.microUsd += microUsd;
     this.#timer ??= setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
@@ -49,36 +67,40 @@ export class SpendMeter {
   /** Micro-USD not yet in Redis. */
   get pending(): number {
     let sum = 0;
-    for (const byProvider of this.#pending.values()) for (const v of byProvider.values()) sum += v;
+    for (const byProvider of this.#pending.values()) for (const entry of byProvider.values()) sum += entry.microUsd;
     return sum;
   }
 
   /** Sends everything pending now (shutdown calls this last, before Redis closes). */
   async flush(): Promise<void> {
     if (this.#flushing !== undefined) await this.#flushing;
-    if (this.#pending.size === 0) return;
-    const batch = this.#pending;
-    this.#pending = new Map();
-    this.#flushing = (async () => {
-      const sends: Promise<void>[] = [];
-      for (const [agentId, byProvider] of batch) {
-        for (const [provider, amount] of byProvider) {
-          sends.push(
-            this.#options.sink.meter(agentId, provider, amount).then(
-              (breach) => {
-                if (breach?.tripped) this.#options.onTrip(agentId, provider, breach);
-              },
-              (error) => {
-                // Keep it for the next flush: spend is never dropped because Redis blinked.
-                this.add(agentId, provider, amount);
-                this.#options.onError(error, amount);
-              },
-            ),
-          );
+    const sends: Promise<void>[] = [];
+    for (const [agentId, byProvider] of this.#pending) {
+      for (const [provider, entry] of byProvider) {
+        const amount = entry.microUsd;
+        if (amount === 0) {
+          if (++entry.idleFlushes >= pruneAfterFlushes) byProvider.delete(provider);
+          continue;
         }
+        entry.microUsd = 0;
+        entry.idleFlushes = 0;
+        sends.push(
+          this.#options.sink.meter(agentId, provider, amount).then(
+            (breach) => {
+              if (breach?.tripped) this.#options.onTrip(agentId, provider, breach);
+            },
+            (error) => {
+              // Keep it for the next flush: spend is never dropped because Redis blinked.
+              this.add(agentId, provider, amount);
+              this.#options.onError(error, amount);
+            },
+          ),
+        );
       }
-      await Promise.all(sends);
-    })();
+      if (byProvider.size === 0) this.#pending.delete(agentId);
+    }
+    if (sends.length === 0) return;
+    this.#flushing = Promise.all(sends).then(() => {});
     try {
       await this.#flushing;
     } finally {
