@@ -325,6 +325,19 @@ describe("operations", () => {
     expect(metrics).toMatch(/killcord_proxy_denials_total\{code="INVALID_CREDENTIAL"\} [1-9]/);
     expect(metrics).toMatch(/killcord_proxy_gate_duration_seconds_count [1-9]/);
     expect(metrics).toMatch(/killcord_proxy_tokens_total\{direction="output"\} [1-9]/);
+    // The process metrics, all but the GC histogram (proxy/metrics/processMetrics.ts).
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_open_fds",
+      "nodejs_eventloop_lag_p99_seconds",
+      "nodejs_active_handles_total",
+      "nodejs_heap_space_size_used_bytes",
+      "nodejs_version_info",
+    ]) {
+      expect(metrics).toContain(`killcord_proxy_${name}`);
+    }
+    expect(metrics).not.toContain("gc_duration_seconds");
     expect(metrics).not.toContain(providerKey);
   });
 

@@ -2,8 +2,9 @@
  * Prometheus metrics of the data plane, in a registry of its own (several proxies can live in one process in
  * tests). Label values are bounded sets (outcomes, codes, kinds): never agent ids or provider keys.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { gateDenialCodes, type ProxyErrorCode } from "../errors.ts";
+import { collectProcessMetrics } from "./processMetrics.ts";
 
 export type Outcome = "allowed" | "denied" | "upstream_error" | "aborted";
 
@@ -24,7 +25,7 @@ export interface ProxyMetrics {
 
 export function createMetrics(): ProxyMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "killcord_proxy_" });
+  collectProcessMetrics(registry, "killcord_proxy_");
   const requests = new Counter({
     name: "killcord_proxy_requests_total",
     help: "Proxied requests by outcome",
