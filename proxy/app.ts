@@ -11,7 +11,7 @@ import type { ProviderDirectory } from "./control/providerDirectory.ts";
 import type { Db } from "./db/index.ts";
 import { errorBody } from "./errors.ts";
 import type { Gate } from "./gate/gate.ts";
-import type { SpendMeter } from "./guardrails/spendMeter.ts";
+import type { UsageMeter } from "./guardrails/usageMeter.ts";
 import { health } from "./health/plugin.ts";
 import type { ProxyMetrics } from "./metrics/metrics.ts";
 import { metricsRoute } from "./metrics/plugin.ts";
@@ -24,7 +24,7 @@ export interface AppParts {
   db: Db;
   directory: ProviderDirectory;
   gate: Gate;
-  spend: SpendMeter;
+  usage: UsageMeter;
   inFlight: InFlight;
   /** The kill stream is loaded and tailed (readiness). */
   killStreamReady(): boolean;
@@ -90,7 +90,7 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
   await app.register(controlPlane, { db: parts.db, redis: parts.redis, config, directory: parts.directory });
   await app.register(dataPlane, {
     gate: parts.gate,
-    spend: parts.spend,
+    usage: parts.usage,
     directory: parts.directory,
     inFlight: parts.inFlight,
     dispatcher: parts.dispatcher,

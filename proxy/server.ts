@@ -15,7 +15,7 @@ import { type Breach, createGate } from "./gate/gate.ts";
 import { announceTrip } from "./gate/gateHook.ts";
 import { LocalDenySet } from "./gate/localDenySet.ts";
 import { ScriptConnection } from "./gate/scriptConnection.ts";
-import { SpendMeter } from "./guardrails/spendMeter.ts";
+import { UsageMeter } from "./guardrails/usageMeter.ts";
 import { type KillListener, startKillListener } from "./killListener/killListener.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { InFlight } from "./upstream/inFlight.ts";
@@ -101,12 +101,12 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   metrics.gateBatching(() => scripts.stats);
   // Assigned once the app (and its logger) exists; trips before that cannot happen (no requests yet).
   let onTrip: (agentId: string, provider: string, breach: Breach) => void = () => {};
-  let onSpendError: (error: unknown, microUsd: number) => void = () => {};
-  const spend = new SpendMeter({
+  let onUsageError: (error: unknown) => void = () => {};
+  const usage = new UsageMeter({
     sink: gate,
     flushMs: config.meterFlushMs,
     onTrip: (agentId, provider, breach) => onTrip(agentId, provider, breach),
-    onError: (error, microUsd) => onSpendError(error, microUsd),
+    onError: (error) => onUsageError(error),
   });
   const dispatcher = new Agent({
     connections: config.upstreamConnections,
@@ -126,7 +126,7 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
     db,
     directory,
     gate,
-    spend,
+    usage,
     inFlight,
     metrics,
     dispatcher,
@@ -137,11 +137,14 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
   });
   const log = app.log;
   onTrip = (agentId, provider, breach) => announceTrip({ redis, metrics }, log, agentId, provider, "BUDGET_EXCEEDED", breach);
-  let spendErrorLogged = false;
-  onSpendError = (error) => {
-    if (!spendErrorLogged)
-      log.warn({ err: { message: (error as Error).message } }, "spend not yet written to Redis; kept for the next flush");
-    spendErrorLogged = true;
+  let usageErrorLogged = false;
+  onUsageError = (error) => {
+    if (!usageErrorLogged)
+      log.warn(
+        { err: { message: (error as Error).message } },
+        "usage (spend, request counts) not yet written to Redis; kept for the next flush",
+      );
+    usageErrorLogged = true;
   };
 
   onGateStatus = (ready, error) => {
@@ -227,7 +230,7 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
       await serverClosed;
       inFlight.close();
       await killListener.stop();
-      await spend.close().catch(() => {});
+      await usage.close().catch(() => {});
       await scripts.close();
       await dispatcher.close().catch(() => dispatcher.destroy());
       await redis.quit().catch(() => redis.disconnect());

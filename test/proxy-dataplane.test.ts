@@ -6,7 +6,7 @@
 import OpenAI, { APIError } from "openai";
 import { Client } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { utcDay } from "../proxy/gate/gate.ts";
+import { usageCounters, utcDay } from "../proxy/gate/gate.ts";
 import { type DenyRecord, writeDenyKey } from "../proxy/store/denyKey.ts";
 import { keys } from "../proxy/store/keys.ts";
 import { startChain, type TestChain, testKeys } from "./support/chain.ts";
@@ -108,6 +108,8 @@ describe("proxied calls", () => {
       ),
     ).toBe(callCost);
     expect(await spent(agentId, "openai")).toBe(callCost);
+    // The agent has no request limit: its request is counted by the usage meter, with the spend.
+    expect(await redis.client.get(keys.usage(agentId, usageCounters("openai", Date.now()).rpd))).toBe("1");
   });
 
   it("streams a completion through and meters its usage chunk", async () => {

@@ -48,8 +48,9 @@ const check = (credential: ReturnType<typeof newAgent>["credential"], provider =
   gate.check({ credential, provider, count: true, now });
 
 describe("gate", () => {
-  it("allows an issued credential and counts the request in every window", async () => {
+  it("allows an issued credential and, with a request limit, counts the request in every window", async () => {
     const { agentId, credential } = await registered();
+    await redis.client.hset(keys.guardrails(agentId), "openai:rpd", "1000");
     const now = Date.now();
     expect(await check(credential, "openai", now)).toEqual({ allowed: true });
     for (const scope of ["*", "openai"]) {
@@ -58,6 +59,30 @@ describe("gate", () => {
       expect(await redis.client.get(keys.usage(agentId, c.rpd))).toBe("1");
       expect(await redis.client.pttl(keys.usage(agentId, c.rpm))).toBeGreaterThan(60_000);
     }
+  });
+
+  it("leaves counting to the usage meter when the agent has no request limit, which meter() then writes", async () => {
+    const { agentId, credential } = await registered();
+    const now = Date.now();
+    expect(await check(credential, "openai", now)).toEqual({ allowed: true, uncounted: true });
+    // A spend limit alone needs no request count either.
+    await redis.client.hset(keys.guardrails(agentId), "*:usd", "5000000");
+    expect(await check(credential, "openai", now)).toEqual({ allowed: true, uncounted: true });
+    expect(await redis.client.get(keys.usage(agentId, usageCounters("*", now).rpm))).toBeNull();
+
+    expect(await gate.meter(agentId, "openai", 0, 2, now)).toBeUndefined();
+    for (const scope of ["*", "openai"]) {
+      const c = usageCounters(scope, now);
+      expect(await redis.client.get(keys.usage(agentId, c.rpm))).toBe("2");
+      expect(await redis.client.get(keys.usage(agentId, c.rpd))).toBe("2");
+      expect(await redis.client.pttl(keys.usage(agentId, c.rpm))).toBeGreaterThan(60_000);
+      expect(await redis.client.pttl(keys.usage(agentId, c.rpd))).toBeGreaterThan(86_400_000);
+      expect(await redis.client.get(keys.usage(agentId, c.usd))).toBeNull();
+    }
+    // Once a limit exists the script counts on top of what the meter wrote.
+    await redis.client.hset(keys.guardrails(agentId), "*:rpm", "3");
+    expect(await check(credential, "openai", now)).toEqual({ allowed: true });
+    expect(await check(credential, "openai", now)).toMatchObject({ allowed: false, code: "RATE_LIMITED" });
   });
 
   it("denies an unknown credential as INVALID_CREDENTIAL, even for a killed agent", async () => {
@@ -102,7 +127,7 @@ describe("gate", () => {
     await redis.client.hset(keys.flags(b.agentId), "cutoff", "2000");
     expect(await check(b.credential)).toMatchObject({ allowed: false, code: "CREDENTIAL_REVOKED" });
     await redis.client.hset(keys.flags(b.agentId), "cutoff", "1000");
-    expect(await check(b.credential)).toEqual({ allowed: true });
+    expect(await check(b.credential)).toMatchObject({ allowed: true });
   });
 
   it("toggles Tier 2 and Tier 1 both ways", async () => {
@@ -110,12 +135,12 @@ describe("gate", () => {
     await redis.client.hset(keys.flags(agentId), "agent", "0");
     expect(await check(credential)).toMatchObject({ allowed: false, code: "AGENT_DISABLED" });
     await redis.client.hset(keys.flags(agentId), "agent", "1");
-    expect(await check(credential)).toEqual({ allowed: true });
+    expect(await check(credential)).toMatchObject({ allowed: true });
     await redis.client.hset(keys.flags(agentId), "provider:openai", "0");
     expect(await check(credential, "openai")).toMatchObject({ allowed: false, code: "PROVIDER_DISABLED" });
-    expect(await check(credential, "anthropic")).toEqual({ allowed: true });
+    expect(await check(credential, "anthropic")).toMatchObject({ allowed: true });
     await redis.client.hset(keys.flags(agentId), "provider:openai", "1");
-    expect(await check(credential, "openai")).toEqual({ allowed: true });
+    expect(await check(credential, "openai")).toMatchObject({ allowed: true });
   });
 
   it("allows exactly the limit of concurrent requests per minute", async () => {
@@ -165,16 +190,16 @@ describe("gate", () => {
     const { agentId, credential } = await registered();
     await redis.client.hset(keys.guardrails(agentId), { "*:usd": "1000", "*:action": "tier2" });
     const now = Date.now();
-    expect(await gate.meter(agentId, "openai", 600, now)).toBeUndefined();
+    expect(await gate.meter(agentId, "openai", 600, 0, now)).toBeUndefined();
     expect((await check(credential, "openai", now)).allowed).toBe(true);
-    expect(await gate.meter(agentId, "openai", 400, now)).toMatchObject({
+    expect(await gate.meter(agentId, "openai", 400, 0, now)).toMatchObject({
       scope: "*",
       kind: "usd",
       limit: 1000,
       value: 1000,
       tripped: true,
     });
-    expect(await gate.meter(agentId, "openai", 400, now)).toBeUndefined();
+    expect(await gate.meter(agentId, "openai", 400, 0, now)).toBeUndefined();
     expect(await redis.client.get(keys.usage(agentId, `usd:*:${utcDay(now)}`))).toBe("1400");
     expect(await redis.client.get(keys.usage(agentId, `usd:openai:${utcDay(now)}`))).toBe("1400");
     expect(await check(credential, "openai", now)).toMatchObject({ code: "AGENT_DISABLED" });

@@ -26,7 +26,12 @@ export interface Breach {
 }
 
 export type GateVerdict =
-  | { allowed: true; failOpen?: boolean }
+  | {
+      allowed: true;
+      failOpen?: boolean;
+      /** The script did not count this request (the agent has no request limit): the usage meter counts it. */
+      uncounted?: boolean;
+    }
   | { allowed: false; code: GateDenialCode; breach?: Breach; retryAfterSeconds?: number; cause?: unknown };
 
 const minuteMs = 60_000;
@@ -59,6 +64,10 @@ function retryAfter(kind: Breach["kind"], now: number): number {
   return Math.max(1, Math.ceil((window - (now % window)) / 1000));
 }
 
+/** The two allow verdicts, shared (callers do not change verdicts): no object per allowed request. */
+const allowedCounted: GateVerdict = Object.freeze({ allowed: true });
+const allowedUncounted: GateVerdict = Object.freeze({ allowed: true, uncounted: true });
+
 const denyCodes = new Set(["AGENT_KILLED", "AGENT_SUSPENDED", "ATTESTATION_REVOKED"]);
 
 /** Interprets the script's reply (see gateScript.ts). Exported for unit tests. */
@@ -67,7 +76,7 @@ export function verdictFromReply(reply: unknown, now: number): GateVerdict {
     return { allowed: false, code: "GATE_UNAVAILABLE", cause: new Error("unexpected gate script reply") };
   }
   const head = reply[0];
-  if (head === "OK") return { allowed: true };
+  if (head === "OK") return reply[1] === "U" ? allowedUncounted : allowedCounted;
   if (head === "DENY") {
     const code = String(reply[1]);
     if (denyCodes.has(code)) return { allowed: false, code: code as GateDenialCode };
@@ -102,8 +111,11 @@ export interface GateRequest {
 
 export interface Gate {
   check(request: GateRequest): Promise<GateVerdict>;
-  /** Adds metered spend; resolves to the breach when this spend crossed a limit. */
-  meter(agentId: string, provider: string, microUsd: number, now?: number): Promise<Breach | undefined>;
+  /**
+   * Adds metered spend (micro-USD) and requests the gate left uncounted; resolves to the breach when this
+   * spend crossed a limit.
+   */
+  meter(agentId: string, provider: string, microUsd: number, requests?: number, now?: number): Promise<Breach | undefined>;
 }
 
 const gateScript = script(gateLua);
@@ -170,7 +182,17 @@ export function createGate(options: { scripts: ScriptConnection; localDeny: Loca
         k.usagePrefix + own.rpd,
         k.usagePrefix + own.usd,
       ],
-      [provider, count ? "1" : "0", minuteTtlMs, dayTtlMs],
+      [
+        provider,
+        count ? "1" : "0",
+        minuteTtlMs,
+        dayTtlMs,
+        `provider:${provider}`,
+        `${provider}:rpm`,
+        `${provider}:rpd`,
+        `${provider}:usd`,
+        `${provider}:action`,
+      ],
     );
     if (hit === undefined && calls.size >= maxCachedCalls) calls.delete(calls.keys().next().value!);
     calls.set(cacheKey, { minute, call });
@@ -190,15 +212,26 @@ export function createGate(options: { scripts: ScriptConnection; localDeny: Loca
       return verdictFromReply(reply, now);
     },
 
-    async meter(agentId, provider, microUsd, now = Date.now()) {
-      const amount = Math.round(microUsd);
-      if (!(amount > 0)) return undefined;
-      const day = utcDay(now);
+    async meter(agentId, provider, microUsd, requests = 0, now = Date.now()) {
+      const amount = Math.max(0, Math.round(microUsd));
+      const count = Math.max(0, Math.floor(requests));
+      if (amount === 0 && count === 0) return undefined;
       const k = keysOf(agentId);
+      const all = usageCounters("*", now);
+      const own = usageCounters(provider, now);
       const reply = await scripts.run(
         meterScript,
-        [`${k.usagePrefix}usd:*:${day}`, `${k.usagePrefix}usd:${provider}:${day}`, k.guardrails, k.flags],
-        [String(amount), provider, dayTtlMs, String(now)],
+        [
+          k.usagePrefix + all.usd,
+          k.usagePrefix + own.usd,
+          k.guardrails,
+          k.flags,
+          k.usagePrefix + all.rpm,
+          k.usagePrefix + all.rpd,
+          k.usagePrefix + own.rpm,
+          k.usagePrefix + own.rpd,
+        ],
+        [String(amount), provider, dayTtlMs, String(now), String(count), minuteTtlMs],
       );
       if (!Array.isArray(reply) || reply.length === 0) return undefined;
       const verdict = verdictFromReply(reply, now);

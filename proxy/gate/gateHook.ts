@@ -9,6 +9,7 @@ import type { ProviderConnection, ProviderDirectory } from "../control/providerD
 import { reservedProviderNames } from "../control/schemas.ts";
 import { errorBody, type ProxyErrorCode, proxyErrors } from "../errors.ts";
 import { emitGuardrailTrip } from "../guardrails/tripEvent.ts";
+import type { UsageMeter } from "../guardrails/usageMeter.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
 import { type ParsedCredential, parseCredential } from "../store/agentState.ts";
 import { presentedCredential } from "../upstream/headers.ts";
@@ -54,6 +55,8 @@ export interface GateHookDeps {
   metrics: ProxyMetrics;
   /** For guardrail-trip events. */
   redis: Redis;
+  /** Counts the requests the gate script left uncounted (agents without request limits). */
+  usage: Pick<UsageMeter, "addRequests">;
 }
 
 /** Announces a tier trip (event stream, metric, log). Never throws: the denial stands either way. */
@@ -89,7 +92,7 @@ function credentialCache(max = 4096) {
 }
 
 export function createGateHook(deps: GateHookDeps) {
-  const { gate, directory, metrics } = deps;
+  const { gate, directory, metrics, usage } = deps;
   const parse = credentialCache();
 
   const deny = (
@@ -141,6 +144,7 @@ export function createGateHook(deps: GateHookDeps) {
     if (connection === undefined) return deny(request, reply, "PROVIDER_NOT_FOUND", { agentId, provider });
     if (!connection.enabled) return deny(request, reply, "PROVIDER_DISABLED", { agentId, provider });
     if (verdict.failOpen) request.log.warn({ agentId, provider }, "gate unavailable: allowed by KILLCORD_GATE_FAIL_OPEN");
+    if (verdict.uncounted === true) usage.addRequests(agentId, provider);
     request.killcordCall = { agentId, provider, connection, failOpen: verdict.failOpen === true };
   };
 }

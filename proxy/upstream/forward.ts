@@ -10,7 +10,7 @@ import type { ProxyConfig } from "../config.ts";
 import type { ProviderConnection } from "../control/providerDirectory.ts";
 import { sendError } from "../gate/gateHook.ts";
 import { costMicroUsd, priceFor } from "../guardrails/pricing.ts";
-import type { SpendMeter } from "../guardrails/spendMeter.ts";
+import type { UsageMeter } from "../guardrails/usageMeter.ts";
 import type { ProxyMetrics } from "../metrics/metrics.ts";
 import { upstreamHeaders } from "./headers.ts";
 import type { InFlight } from "./inFlight.ts";
@@ -18,7 +18,7 @@ import { UpstreamCall } from "./upstreamCall.ts";
 
 export interface ForwardDeps {
   /** Where metered spend goes (batched to Redis). */
-  spend: SpendMeter;
+  usage: UsageMeter;
   inFlight: InFlight;
   dispatcher: Dispatcher;
   config: Pick<ProxyConfig, "upstreamTimeoutMs" | "priceTable">;
@@ -79,7 +79,7 @@ export function prepareBody(
 }
 
 export function createForwardHandler(deps: ForwardDeps) {
-  const { spend, inFlight, dispatcher, config, metrics } = deps;
+  const { usage, inFlight, dispatcher, config, metrics } = deps;
 
   return function forward(request: FastifyRequest, reply: FastifyReply) {
     const call = request.killcordCall;
@@ -107,7 +107,7 @@ export function createForwardHandler(deps: ForwardDeps) {
         const cost = costMicroUsd(report, priceFor(model, config.priceTable));
         metrics.tokens(report.inputTokens, report.outputTokens);
         metrics.spend(cost);
-        spend.add(call.agentId, call.provider, cost);
+        usage.addSpend(call.agentId, call.provider, cost);
       },
     });
     dispatcher.dispatch(

@@ -45,6 +45,7 @@ export const dataPlane: FastifyPluginAsync<DataPlaneOptions> = async (app, optio
       directory: options.directory,
       metrics: options.metrics,
       redis: options.redis,
+      usage: options.usage,
     }),
     handler: createForwardHandler(options),
   });
