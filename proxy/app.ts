@@ -64,15 +64,15 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
     requestTimeout: 0,
   });
 
-  app.addHook("onRequest", async (_request, reply) => {
-    if (!parts.isShuttingDown()) return;
+  // A callback hook, not an async one: it runs on every request, and an async hook costs a promise each time.
+  app.addHook("onRequest", (_request, reply, done) => {
+    if (!parts.isShuttingDown()) return done();
     reply
       .code(503)
       .header("connection", "close")
       .header("content-type", "application/json; charset=utf-8")
       .header("retry-after", "1")
       .send(errorBody("SHUTTING_DOWN"));
-    return reply;
   });
 
   app.setNotFoundHandler((_request, reply) => {

@@ -40,6 +40,9 @@ export const dataPlane: FastifyPluginAsync<DataPlaneOptions> = async (app, optio
   app.route({
     method: [...methods],
     url: "/:provider/*",
+    // Data plane requests log with the parent logger: a pino child per request (only to bind the request id)
+    // costs an object graph per call, and these logs carry agentId, provider and code instead.
+    childLoggerFactory: (logger) => logger,
     onRequest: createGateHook({
       gate: options.gate,
       directory: options.directory,
