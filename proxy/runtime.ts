@@ -22,8 +22,20 @@ import { packageRoot } from "../scripts/lib/packageRoot.ts";
  * generation, where they die young anyway: in about half of the bench's runs the old generation then grew by
  * ~70 MB/s and was mark-compacted every ~2 s (pauses of 4-14 ms, ~65 MB of freed pages kept resident), against
  * ~15 MB/s without pretenuring (7 runs of 7).
+ *
+ * `--single-threaded-gc`: V8 otherwise scavenges with helper threads and marks the old generation concurrently
+ * on others. On a machine whose cores are busy anyway (the bench's two cores run the load generator, the
+ * upstream, Redis and the proxy; in production, a proxy in a 1-2 vCPU container beside other work) those
+ * threads compete with the proxy's own thread and its peers, and a marking cycle stretched over busy cores
+ * is what requests waiting in the proxy feel. Same work on the main thread instead: in three paired bench runs
+ * (same flags otherwise) (c)/(b) throughput 0.700/0.708/0.713 against 0.684/0.697/0.661, p99 added at half
+ * saturation +3.5/+3.6/+9.0 ms against +10.4/+13.3/+12.3 ms, RSS peak 121-136 MB either way.
  */
-export const proxyNodeFlags: readonly string[] = ["--max-semi-space-size=4", "--no-allocation-site-pretenuring"];
+export const proxyNodeFlags: readonly string[] = [
+  "--max-semi-space-size=4",
+  "--no-allocation-site-pretenuring",
+  "--single-threaded-gc",
+];
 
 export type ProxyBuild = "compiled" | "source";
 
