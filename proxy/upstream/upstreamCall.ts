@@ -226,7 +226,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
       if (this.#reader.found) report = this.#reader.report;
     } else if (this.#keepJson && this.#kept.length > 0) {
       const body = this.#kept.length === 1 ? this.#kept[0]! : Buffer.concat(this.#kept, this.#keptBytes);
-      report = usageFromJson(body.toString("utf8"));
+      report = usageFromJson(body);
     }
     if (report !== undefined) this.#ctx.onUsage(report);
     else if (this.#status < 300 && outcome === "allowed") metrics.unmetered();

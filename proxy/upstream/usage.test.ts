@@ -26,6 +26,19 @@ describe("usage from JSON bodies", () => {
   it("finds nothing in a body without usage", () => {
     expect(usageFromJson('{"data":[1,2,3]}')).toBeUndefined();
     expect(usageFromJson('{"usage": "none"}')).toBeUndefined();
+    expect(usageFromJson(Buffer.from('{"usage": "none"}'))).toBeUndefined();
+  });
+
+  it("reads a body as bytes the same as text, multi-byte characters included", () => {
+    const body = JSON.stringify({
+      model: { family: "not a name" },
+      choices: [{ message: { content: "héllo wörld — ünïcode before the usage key ✓" } }],
+      meta: { model: "gpt-4o-2024-08-06" },
+      usage: { prompt_tokens: 9, completion_tokens: 4 },
+    });
+    const expected = { model: "gpt-4o-2024-08-06", inputTokens: 9, outputTokens: 4 };
+    expect(usageFromJson(body)).toEqual(expected);
+    expect(usageFromJson(Buffer.from(body))).toEqual(expected);
   });
 });
 

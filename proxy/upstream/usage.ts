@@ -66,24 +66,38 @@ function objectEnd(text: string, start: number): number {
   return -1;
 }
 
-const modelPattern = /"model"\s*:\s*"([^"\\]{1,200})"/;
+const modelPattern = /^"model"\s*:\s*"([^"\\]{1,200})"/;
 
-/** Usage from a complete JSON response body; undefined when it reports none. */
-export function usageFromJson(body: string): UsageReport | undefined {
+/** The first `"model": "<name>"` in the body; a Buffer is searched as bytes and only small windows decoded. */
+function modelOf(body: string | Buffer): string | undefined {
+  for (let at = body.indexOf('"model"'); at >= 0; at = body.indexOf('"model"', at + 1)) {
+    const window = typeof body === "string" ? body.slice(at, at + 320) : body.toString("utf8", at, at + 320);
+    const match = modelPattern.exec(window);
+    if (match !== null) return match[1];
+  }
+  return undefined;
+}
+
+/**
+ * Usage from a complete JSON response body; undefined when it reports none. A Buffer is read as bytes: only
+ * the tail from the last `"usage"` key (and a window around `"model"`) is decoded, not the whole body.
+ */
+export function usageFromJson(body: string | Buffer): UsageReport | undefined {
   const at = body.lastIndexOf('"usage"');
   if (at < 0) return undefined;
-  const open = body.indexOf("{", at);
-  if (open < 0 || body.slice(at + 7, open).trim() !== ":") return undefined;
-  const end = objectEnd(body, open);
+  const tail = typeof body === "string" ? body.slice(at) : body.toString("utf8", at);
+  const open = tail.indexOf("{");
+  if (open < 0 || tail.slice(7, open).trim() !== ":") return undefined;
+  const end = objectEnd(tail, open);
   if (end < 0) return undefined;
   let usage: unknown;
   try {
-    usage = JSON.parse(body.slice(open, end));
+    usage = JSON.parse(tail.slice(open, end));
   } catch {
     return undefined;
   }
   if (!isRecord(usage)) return undefined;
-  const report: UsageReport = { model: modelPattern.exec(body)?.[1], inputTokens: 0, outputTokens: 0 };
+  const report: UsageReport = { model: modelOf(body), inputTokens: 0, outputTokens: 0 };
   foldUsage(report, usage);
   return report;
 }
