@@ -12,7 +12,18 @@ describe("proxy metrics", () => {
     metrics.tokens(11, 7);
     metrics.spend(1250);
     metrics.unmetered();
+    metrics.gateSeconds(0.0003);
+    metrics.gateSeconds(0.002);
+    metrics.gateSeconds(5);
     const first = await metrics.registry.metrics();
+    expect(first).toContain("# TYPE killcord_proxy_gate_duration_seconds histogram");
+    expect(first).toContain('killcord_proxy_gate_duration_seconds_bucket{le="0.00025"} 0');
+    expect(first).toContain('killcord_proxy_gate_duration_seconds_bucket{le="0.0005"} 1');
+    expect(first).toContain('killcord_proxy_gate_duration_seconds_bucket{le="0.0025"} 2');
+    expect(first).toContain('killcord_proxy_gate_duration_seconds_bucket{le="1"} 2');
+    expect(first).toContain('killcord_proxy_gate_duration_seconds_bucket{le="+Inf"} 3');
+    expect(first).toContain("killcord_proxy_gate_duration_seconds_sum 5.0023");
+    expect(first).toContain("killcord_proxy_gate_duration_seconds_count 3");
     expect(first).toContain('killcord_proxy_requests_total{outcome="allowed"} 2');
     expect(first).toContain('killcord_proxy_requests_total{outcome="denied"} 1');
     expect(first).toContain('killcord_proxy_requests_total{outcome="aborted"} 0');

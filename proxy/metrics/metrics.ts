@@ -2,7 +2,7 @@
  * Prometheus metrics of the data plane, in a registry of its own (several proxies can live in one process in
  * tests). Label values are bounded sets (outcomes, codes, kinds): never agent ids or provider keys.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, type Metric, Registry } from "prom-client";
 import { gateDenialCodes, type ProxyErrorCode } from "../errors.ts";
 import { collectProcessMetrics } from "./processMetrics.ts";
 
@@ -21,6 +21,50 @@ export interface ProxyMetrics {
   inFlight(get: () => number): void;
   /** The gate connection's batching: writes and commands so far. */
   gateBatching(get: () => { writes: number; commands: number }): void;
+}
+
+/**
+ * A histogram without labels, observed on every request: an array of bucket counts, turned into the
+ * Prometheus histogram (cumulative `_bucket{le}`, `_sum`, `_count`) only when /metrics is read. prom-client's
+ * Histogram hashes labels and walks objects per observation (bench: ~1.5% of the proxy's CPU under load).
+ */
+function localHistogram(registry: Registry, name: string, help: string, buckets: readonly number[]) {
+  const counts = new Float64Array(buckets.length);
+  let sum = 0;
+  let count = 0;
+  const metric = {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    async get() {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      let cumulative = 0;
+      for (let i = 0; i < buckets.length; i++) {
+        cumulative += counts[i]!;
+        values.push({ metricName: `${name}_bucket`, labels: { le: buckets[i]! }, value: cumulative });
+      }
+      values.push({ metricName: `${name}_bucket`, labels: { le: "+Inf" }, value: count });
+      values.push({ metricName: `${name}_sum`, labels: {}, value: sum });
+      values.push({ metricName: `${name}_count`, labels: {}, value: count });
+      return { name, help, type: "histogram", values, aggregator: "sum" };
+    },
+    reset() {
+      counts.fill(0);
+      sum = 0;
+      count = 0;
+    },
+  };
+  registry.registerMetric(metric as unknown as Metric);
+  return {
+    observe(value: number) {
+      let i = 0;
+      while (i < buckets.length && value > buckets[i]!) i++;
+      if (i < buckets.length) counts[i]!++;
+      sum += value;
+      count++;
+    },
+  };
 }
 
 export function createMetrics(): ProxyMetrics {
@@ -55,12 +99,12 @@ export function createMetrics(): ProxyMetrics {
       pendingDenials.clear();
     },
   });
-  const gate = new Histogram({
-    name: "killcord_proxy_gate_duration_seconds",
-    help: "Time to decide a request: credential, local deny set and the Redis round trip",
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
-    registers: [registry],
-  });
+  const gate = localHistogram(
+    registry,
+    "killcord_proxy_gate_duration_seconds",
+    "Time to decide a request: credential, local deny set and the Redis round trip",
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
+  );
   new Counter({
     name: "killcord_proxy_tokens_total",
     help: "Tokens reported by providers",
