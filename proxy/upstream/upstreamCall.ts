@@ -87,6 +87,18 @@ export interface UpstreamCallContext {
   timeoutMs: number;
 }
 
+/**
+ * The call writing to each agent response, for the one shared close listener below: a closure and a once()
+ * wrapper per request otherwise, on the hot path.
+ */
+const callKey = Symbol("killcord.upstreamCall");
+type AgentResponse = ServerResponse & { [callKey]?: UpstreamCall };
+
+function onAgentClose(this: AgentResponse): void {
+  const call = this[callKey];
+  if (call !== undefined && !call.finished) call.abort(new ClientGone("client closed the connection"));
+}
+
 export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
   finished = false;
   readonly agentId: string;
@@ -111,9 +123,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
     this.agentId = ctx.call.agentId;
     this.deadline = Date.now() + ctx.timeoutMs;
     ctx.inFlight.track(this);
-    ctx.res.once("close", () => {
-      if (!this.finished) this.abort(new ClientGone("client closed the connection"));
-    });
+    (ctx.res as AgentResponse)[callKey] = this;
+    ctx.res.on("close", onAgentClose);
   }
 
   abort(reason: Error): void {
@@ -129,7 +140,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
   }
 
   onResponseStart(
-    controller: Dispatcher.DispatchController,
+    _controller: Dispatcher.DispatchController,
     status: number,
     headers: Record<string, string | string[] | undefined>,
   ) {
@@ -153,10 +164,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
     // A stream's headers go out now: it must not wait for its first event to show it is open. Other
     // responses let Node send headers and body in one write.
     if (this.#sse) res.flushHeaders();
-    res.on("drain", () => {
-      this.deadline = Date.now() + this.#ctx.timeoutMs;
-      controller.resume();
-    });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -183,6 +190,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
       // The agent reads slower than the upstream sends: the upstream is not stalled while we hold it back.
       controller.pause();
       this.deadline = Number.POSITIVE_INFINITY;
+      this.#ctx.res.once("drain", () => {
+        this.deadline = Date.now() + this.#ctx.timeoutMs;
+        controller.resume();
+      });
     }
   }
 
