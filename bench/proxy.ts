@@ -18,7 +18,8 @@
 // (a Postgres server to create the bench's database on, default the local one; "pglite" for the embedded store),
 // BENCH_PIN=1 (pin processes to cores), BENCH_ONLY (a comma list of phases), BENCH_PROXY_FLAGS (node flags for
 // the proxy instead of proxy/runtime.ts's, space-separated, e.g. "--max-semi-space-size=4 --cpu-prof"),
-// BENCH_BASELINE_NODE_OPTIONS (NODE_OPTIONS of the baseline), BENCH_TRACE_DIR (keep every child's output and
+// BENCH_BASELINE_NODE_OPTIONS (NODE_OPTIONS of the baseline), BENCH_BASELINE_FLAGS (node flags of the baseline,
+// space-separated; "proxy" gives it the proxy's own V8 flags, to compare Killcord's code alone), BENCH_TRACE_DIR (keep every child's output and
 // each half-saturation request's send time and latency there); `--quick` runs short phases for a smoke run.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -315,10 +316,16 @@ async function main() {
     redis = await startRedis();
     const upstream = await spawnNode("bench/upstreamFixture.ts", [], {});
     const upstreamOrigin = `http://127.0.0.1:${upstream.line.port}`;
-    const baseline = await spawnNode("bench/baselineProxy.ts", [], {
-      UPSTREAM: `${upstreamOrigin}/v1`,
-      NODE_OPTIONS: process.env.BENCH_BASELINE_NODE_OPTIONS ?? "",
-    });
+    const baselineFlagsOption = process.env.BENCH_BASELINE_FLAGS?.trim() ?? "";
+    const baselineFlags =
+      baselineFlagsOption === "proxy" ? [...proxyNodeFlags] : baselineFlagsOption.split(" ").filter((f) => f !== "");
+    const baseline = await spawnNode(
+      "bench/baselineProxy.ts",
+      [],
+      { UPSTREAM: `${upstreamOrigin}/v1`, NODE_OPTIONS: process.env.BENCH_BASELINE_NODE_OPTIONS ?? "" },
+      baselineFlags,
+    );
+    if (baselineFlags.length > 0) console.log(`baseline: node ${baselineFlags.join(" ")} bench/baselineProxy.ts`);
     const baselineOrigin = `http://127.0.0.1:${baseline.line.port}`;
 
     const masterKey = randomBytes(32);
@@ -509,7 +516,7 @@ results
       machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
       store: storeName,
       pinned,
-      options: { seconds, rounds, concurrency, agents: agentCount, activeAgents, quick },
+      options: { seconds, rounds, concurrency, agents: agentCount, activeAgents, quick, proxyFlags, baselineFlags },
       saturation,
       halfSaturation: { rate, ...half },
       throughputRatio,
