@@ -102,7 +102,8 @@ describe("mirror and reconciler", () => {
     expect(m.pending).toBe(1);
     await redis.start();
     await waitUntil(async () => (await redis.client.exists(keys.deny(denied(4).agentId))) === 1, "the queued deny key");
-    expect(m.pending).toBe(0);
+    // The queue is cleared once the whole write (deny key, then kill-stream entry) is confirmed, a moment later.
+    await waitUntil(async () => m.pending === 0, "the queue to clear");
     expect(await redis.client.xlen(keys.killStream)).toBe(1);
   });
 
