@@ -54,6 +54,21 @@ async function agentOnEveryInstance(): Promise<{ agentId: string; credential: st
 const client = (proxy: TestProxy, credential: string) =>
   new OpenAI({ baseURL: `${proxy.url}/openai`, apiKey: credential, maxRetries: 0 });
 
+/** A proxy of its own (settings overridden by `env`) with one agent linked, and that agent's client. */
+async function proxyWithAgent(env: Record<string, string>): Promise<{ proxy: TestProxy; openai: OpenAI }> {
+  const proxy = await startTestProxy({ redis, chain, env });
+  try {
+    const session = await loginOperator(proxy.url, testKeys.operator, chain);
+    const agentId = await registerTestAgent(chain);
+    await linkAgent(session, agentId);
+    await addProvider(session, agentId, { name: "openai", baseUrl: upstream.baseUrl, apiKey: "sk-fixture", style: "openai" });
+    return { proxy, openai: client(proxy, await issueCredential(session, agentId)) };
+  } catch (error) {
+    await proxy.close();
+    throw error;
+  }
+}
+
 /** Opens a stream the fixture holds after its first chunk; resolves once that chunk has arrived. */
 async function openHeldStream(openai: OpenAI) {
   const stream = await openai.chat.completions.create({ model, messages: [{ role: "user", content: "hold" }], stream: true });
@@ -151,13 +166,8 @@ describe("kill stream", () => {
 
 describe("graceful shutdown", () => {
   it("lets calls finish, then cuts a stream that outlives the grace period", async () => {
-    const proxy = await startTestProxy({ redis, chain, env: { KILLCORD_SHUTDOWN_GRACE_MS: "300" } });
+    const { proxy, openai } = await proxyWithAgent({ KILLCORD_SHUTDOWN_GRACE_MS: "300" });
     try {
-      const session = await loginOperator(proxy.url, testKeys.operator, chain);
-      const agentId = await registerTestAgent(chain);
-      await linkAgent(session, agentId);
-      await addProvider(session, agentId, { name: "openai", baseUrl: upstream.baseUrl, apiKey: "sk-fixture", style: "openai" });
-      const openai = client(proxy, await issueCredential(session, agentId));
       const { rest } = await openHeldStream(openai);
       const slow = openai.chat.completions.create({ model, messages: [{ role: "user", content: "slow" }] });
       await until(() => upstream.seen.at(-1)?.body?.messages?.[0]?.content === "slow");
@@ -175,13 +185,8 @@ describe("graceful shutdown", () => {
 
 describe("upstream timeout", () => {
   it("answers UPSTREAM_TIMEOUT when the upstream sends no headers, and cuts a stream that goes quiet", async () => {
-    const proxy = await startTestProxy({ redis, chain, env: { KILLCORD_UPSTREAM_TIMEOUT_MS: "600" } });
+    const { proxy, openai } = await proxyWithAgent({ KILLCORD_UPSTREAM_TIMEOUT_MS: "600" });
     try {
-      const session = await loginOperator(proxy.url, testKeys.operator, chain);
-      const agentId = await registerTestAgent(chain);
-      await linkAgent(session, agentId);
-      await addProvider(session, agentId, { name: "openai", baseUrl: upstream.baseUrl, apiKey: "sk-fixture", style: "openai" });
-      const openai = client(proxy, await issueCredential(session, agentId));
       const holdingBefore = upstream.holding;
 
       // A call slower than usual but within the timeout is answered.
