@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedis, type TestRedis } from "../../test/support/redis.ts";
-import { parseReply, RedisReplyError, ScriptConnection, script } from "./scriptConnection.ts";
+import { commonReplyAt, parseReply, RedisReplyError, ScriptConnection, script } from "./scriptConnection.ts";
 
 describe("RESP parsing", () => {
   it("parses every reply type and waits for the rest of a split frame", () => {
@@ -12,6 +12,22 @@ describe("RESP parsing", () => {
     expect(whole?.[1]).toBe(frame.length);
     for (let cut = 1; cut < frame.length; cut++) expect(parseReply(frame.subarray(0, cut), 0)).toBeUndefined();
     expect(parseReply(Buffer.from("-ERR no\r\n"), 0)?.[0]).toBeInstanceOf(RedisReplyError);
+  });
+
+  it("answers the common replies in place, exactly as parsing would", () => {
+    const frames = ["*2\r\n$2\r\nOK\r\n$1\r\nU\r\n", "*1\r\n$2\r\nOK\r\n", "*0\r\n"];
+    const stream = Buffer.from(`+PONG\r\n${frames.join("")}*2\r\n$2\r\nOK\r\n$1\r\nV\r\n`);
+    expect(commonReplyAt(stream, 0)).toBeUndefined();
+    let offset = 7;
+    for (const frame of frames) {
+      const common = commonReplyAt(stream, offset);
+      expect(common?.reply).toEqual(parseReply(Buffer.from(frame), 0)?.[0]);
+      expect(common?.frame.length).toBe(Buffer.byteLength(frame));
+      offset += Buffer.byteLength(frame);
+    }
+    // A look-alike is not taken for a common reply, nor is a frame cut short.
+    expect(commonReplyAt(stream, offset)).toBeUndefined();
+    expect(commonReplyAt(Buffer.from(frames[0]!.slice(0, 12)), 0)).toBeUndefined();
   });
 });
 

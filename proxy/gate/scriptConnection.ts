@@ -111,6 +111,27 @@ export function parseReply(buf: Buffer, offset: number): [Reply | RedisReplyErro
   }
 }
 
+/**
+ * The replies nearly every call gets (the gate's allow, counted or not, and the meter's "no breach"), as
+ * their exact bytes: matched in place and answered with one shared, frozen value instead of parsed into new
+ * strings and arrays for every request.
+ */
+const commonReplies: readonly { frame: Buffer; reply: Reply }[] = [
+  { frame: Buffer.from("*2\r\n$2\r\nOK\r\n$1\r\nU\r\n"), reply: Object.freeze(["OK", "U"]) as Reply[] },
+  { frame: Buffer.from("*1\r\n$2\r\nOK\r\n"), reply: Object.freeze(["OK"]) as Reply[] },
+  { frame: Buffer.from("*0\r\n"), reply: Object.freeze([] as Reply[]) as Reply[] },
+];
+
+/** The common reply starting at `offset`, if it is one (see commonReplies). */
+export function commonReplyAt(buf: Buffer, offset: number): { frame: Buffer; reply: Reply } | undefined {
+  if (buf[offset] !== 42 /* * */) return undefined;
+  for (const common of commonReplies) {
+    const end = offset + common.frame.length;
+    if (end <= buf.length && buf.compare(common.frame, 0, common.frame.length, offset, end) === 0) return common;
+  }
+  return undefined;
+}
+
 /** Encodes an EVALSHA call once. */
 export function prepare(s: Script, keys: readonly string[], args: readonly string[]): PreparedCall {
   return { frame: Buffer.from(command(["EVALSHA", s.sha, String(keys.length), ...keys, ...args])), script: s, keys, args };
@@ -287,6 +308,12 @@ export class ScriptConnection {
     let buf = this.#buffer === undefined ? chunk : Buffer.concat([this.#buffer, chunk]);
     let offset = 0;
     for (;;) {
+      const common = commonReplyAt(buf, offset);
+      if (common !== undefined) {
+        offset += common.frame.length;
+        this.#settle(common.reply);
+        continue;
+      }
       let parsed: ReturnType<typeof parseReply>;
       try {
         parsed = parseReply(buf, offset);
