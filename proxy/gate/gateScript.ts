@@ -18,7 +18,8 @@
  *      reply is {"OK"}. Without one, nothing depends on the counters being exact this instant: the reply is
  *      {"OK", "U"} (uncounted) and the proxy adds the request to its usage meter, which writes the counts with
  *      the spend (meterLua) within a flush interval. That keeps 4 INCRs off every request of agents
- *      without request limits (bench: about a third of the script's Redis time).
+ *      without request limits (bench: about a third of the script's Redis time); an agent with no
+ *      guardrails at all costs an EXISTS instead of an 8-field HMGET (another ~11% of it).
  * With ARGV[2] = "0" the script authenticates and checks 1-5 but neither checks nor counts guardrails (used
  * when the provider connection does not exist, so a 404 does not spend the agent's rate).
  *
@@ -50,6 +51,7 @@ if flags[1] == '0' then return {'AGENT_DISABLED'} end
 if flags[2] == '0' then return {'PROVIDER_DISABLED'} end
 if ARGV[2] ~= '1' then return {'OK'} end
 
+if redis.call('EXISTS', KEYS[4]) == 0 then return {'OK', 'U'} end
 local g = redis.call('HMGET', KEYS[4], '*:rpm', '*:rpd', '*:usd', '*:action', ARGV[6], ARGV[7], ARGV[8], ARGV[9])
 if not (g[1] or g[2] or g[3] or g[5] or g[6] or g[7]) then return {'OK', 'U'} end
 local p = ARGV[1]
