@@ -42,6 +42,8 @@ const dropToAgent = new Set([
 /** Names listed in a Connection header are hop-by-hop too. */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  // What nearly every request and response carries: nothing listed (no arrays or strings built per call).
+  if (typeof value === "string" && /^\s*(keep-alive|close)\s*$/i.test(value)) return undefined;
   const raw = Array.isArray(value) ? value.join(",") : value;
   const names = raw
     .split(",")
