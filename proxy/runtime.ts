@@ -14,8 +14,11 @@ import { packageRoot } from "../scripts/lib/packageRoot.ts";
  * which V8 otherwise grows to 16 MiB each under load: resident memory the proxy does not need. 4 was chosen
  * by `npm run bench` (proxy on Postgres, saturation and half-saturation phases): the default (16) peaked at
  * ~180 MB RSS, 8 at ~155 MB, 4 at ~140 MB with the same CPU per request; 1 or 2 make the scavenger run every
- * megabyte, promote in-flight requests into the old generation and cost more CPU *and* more memory. It must
- * be on the node command line (or NODE_OPTIONS): `v8.setFlagsFromString` at run time does not resize the heap.
+ * megabyte, promote in-flight requests into the old generation and cost more CPU *and* more memory. Re-measured
+ * after the proxy stopped making old-generation garbage per request (inFlight.ts, usageMeter.ts, metrics/): 8
+ * now peaks at ~131-133 MB as well; in paired runs with `--single-threaded-gc` 4 gave (c)/(b) 0.700/0.708
+ * and p99 added +3.5/+3.6 ms, 8 gave 0.685/0.682 and +4.4/+13.4 ms, so 4 stays. It must be on the node
+ * command line (or NODE_OPTIONS): `v8.setFlagsFromString` at run time does not resize the heap.
  *
  * `--no-allocation-site-pretenuring`: under load V8 sees the proxy's request-scoped objects (fastify, undici and
  * node:http per-request state) survive a scavenge often enough to start allocating them straight into the old
