@@ -188,10 +188,6 @@ export function createGate(options: { scripts: ScriptConnection; localDeny: Loca
         minuteTtlMs,
         dayTtlMs,
         `provider:${provider}`,
-        `${provider}:rpm`,
-        `${provider}:rpd`,
-        `${provider}:usd`,
-        `${provider}:action`,
       ],
     );
     if (hit === undefined && calls.size >= maxCachedCalls) calls.delete(calls.keys().next().value!);

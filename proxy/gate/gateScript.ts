@@ -24,8 +24,8 @@
  * when the provider connection does not exist, so a 404 does not spend the agent's rate).
  *
  * KEYS: deny, flags, credential, guardrails, then the usage counters rpm, rpd, usd for "*" and for the provider.
- * ARGV: provider, count ("1"/"0"), minute-counter TTL ms, day-counter TTL ms, then the field names the script
- * would otherwise build on every call: "provider:<p>", "<p>:rpm", "<p>:rpd", "<p>:usd", "<p>:action".
+ * ARGV: provider, count ("1"/"0"), minute-counter TTL ms, day-counter TTL ms, and "provider:<p>" (the Tier 1
+ * field, read on every call; the guardrail field names are built only for agents that have guardrails).
  * Nothing in a call depends on the clock beyond the counter names, so the client can reuse one encoded
  * command per minute.
  * Reply: {"OK"} | {"OK", "U"} | {code} | {"DENY", code, state} | {code, scope, kind, limit, value, action, tripped}.
@@ -52,9 +52,9 @@ if flags[2] == '0' then return {'PROVIDER_DISABLED'} end
 if ARGV[2] ~= '1' then return {'OK'} end
 
 if redis.call('EXISTS', KEYS[4]) == 0 then return {'OK', 'U'} end
-local g = redis.call('HMGET', KEYS[4], '*:rpm', '*:rpd', '*:usd', '*:action', ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-if not (g[1] or g[2] or g[3] or g[5] or g[6] or g[7]) then return {'OK', 'U'} end
 local p = ARGV[1]
+local g = redis.call('HMGET', KEYS[4], '*:rpm', '*:rpd', '*:usd', '*:action', p .. ':rpm', p .. ':rpd', p .. ':usd', p .. ':action')
+if not (g[1] or g[2] or g[3] or g[5] or g[6] or g[7]) then return {'OK', 'U'} end
 local function breach(code, scope, kind, lim, value, action)
   local field = nil
   if action == 'tier2' then field = 'agent' elseif action == 'tier1' then field = ARGV[5] end
