@@ -132,8 +132,16 @@ interface AgentKeys {
 }
 
 const maxCachedAgents = 20_000;
-/** Encoded gate commands kept (about 1 KB each). */
-const maxCachedCalls = 4096;
+/** Credentials whose encoded gate commands are kept (about 1 KB per provider each). */
+const maxCachedCredentials = 2048;
+const maxCachedProviders = 16;
+
+/** A credential's encoded gate commands for one provider, this minute. */
+interface CachedCalls {
+  minute: number;
+  counted: PreparedCall | undefined;
+  authOnly: PreparedCall | undefined;
+}
 
 function keyCache() {
   const cache = new Map<string, AgentKeys>();
@@ -159,12 +167,25 @@ export function createGate(options: { scripts: ScriptConnection; localDeny: Loca
   const keysOf = keyCache();
   // A call's keys and arguments change only with the minute (the counter names), so each credential's
   // encoded command is reused within a minute: no string building or encoding per request.
-  const calls = new Map<string, { minute: number; call: PreparedCall }>();
+  // Keyed by credential, then provider: no key string is built (and hashed) per request.
+  const calls = new Map<string, Map<string, CachedCalls>>();
   const gateCall = (credential: ParsedCredential, provider: string, count: boolean, now: number): PreparedCall => {
     const minute = Math.floor(now / minuteMs);
-    const cacheKey = `${credential.secretHash}${count ? "+" : "-"}${provider}`;
-    const hit = calls.get(cacheKey);
-    if (hit !== undefined && hit.minute === minute) return hit.call;
+    let byProvider = calls.get(credential.secretHash);
+    if (byProvider === undefined) {
+      if (calls.size >= maxCachedCredentials) calls.delete(calls.keys().next().value!);
+      byProvider = new Map();
+      calls.set(credential.secretHash, byProvider);
+    }
+    let cached = byProvider.get(provider);
+    if (cached === undefined || cached.minute !== minute) {
+      // Provider names come from the path: an agent asking for many names must not grow this without bound.
+      if (cached === undefined && byProvider.size >= maxCachedProviders) byProvider.delete(byProvider.keys().next().value!);
+      cached = { minute, counted: undefined, authOnly: undefined };
+      byProvider.set(provider, cached);
+    }
+    const hit = count ? cached.counted : cached.authOnly;
+    if (hit !== undefined) return hit;
     const k = keysOf(credential.agentId);
     const all = usageCounters("*", now);
     const own = usageCounters(provider, now);
@@ -182,16 +203,10 @@ export function createGate(options: { scripts: ScriptConnection; localDeny: Loca
         k.usagePrefix + own.rpd,
         k.usagePrefix + own.usd,
       ],
-      [
-        provider,
-        count ? "1" : "0",
-        minuteTtlMs,
-        dayTtlMs,
-        `provider:${provider}`,
-      ],
+      [provider, count ? "1" : "0", minuteTtlMs, dayTtlMs, `provider:${provider}`],
     );
-    if (hit === undefined && calls.size >= maxCachedCalls) calls.delete(calls.keys().next().value!);
-    calls.set(cacheKey, { minute, call });
+    if (count) cached.counted = call;
+    else cached.authOnly = call;
     return call;
   };
   return {
