@@ -74,8 +74,7 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
 
   const metrics = createMetrics();
   const localDeny = new LocalDenySet();
-  // Upstream deadlines are checked a few times per timeout, at most once a second.
-  const inFlight = new InFlight({ sweepMs: Math.min(1000, Math.max(20, Math.floor(config.upstreamTimeoutMs / 5))) });
+  const inFlight = new InFlight({ timeoutMs: config.upstreamTimeoutMs });
   metrics.inFlight(() => inFlight.size);
   // PGlite serves one process, so every change to a connection goes through this instance's control plane,
   // which invalidates the cache: entries can live long. With Postgres, other instances change connections
@@ -112,9 +111,6 @@ export async function startProxy(config: ProxyConfig, options: StartOptions = {}
     connections: config.upstreamConnections,
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
-    // Off: each call's upstream timeout is enforced by InFlight's sweep (see upstream/inFlight.ts).
-    headersTimeout: 0,
-    bodyTimeout: 0,
     connect: { timeout: 10_000 },
   });
   let shuttingDown = false;

@@ -21,7 +21,7 @@ export interface ForwardDeps {
   usage: UsageMeter;
   inFlight: InFlight;
   dispatcher: Dispatcher;
-  config: Pick<ProxyConfig, "upstreamTimeoutMs" | "priceTable">;
+  config: Pick<ProxyConfig, "priceTable">;
   metrics: ProxyMetrics;
 }
 
@@ -101,7 +101,6 @@ export function createForwardHandler(deps: ForwardDeps) {
       log: request.log,
       inFlight,
       metrics,
-      timeoutMs: config.upstreamTimeoutMs,
       onUsage(report) {
         const model = report.model ?? prepared.model;
         const cost = costMicroUsd(report, priceFor(model, config.priceTable));

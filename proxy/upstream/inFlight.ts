@@ -9,7 +9,7 @@
  * hash tables of the long-lived map grow and shrink under load: tables that outlived the young generation
  * and became old-generation garbage (bench: about a third of what the proxy promoted).
  *
- * Upstream timeouts are checked here too, by one sweep of the lists every `sweepMs`, instead of undici's
+ * Upstream timeouts are kept here too (`timeoutMs`), checked by one sweep of the lists every `sweepMs`, instead of undici's
  * per-request timers: undici's timers for long delays are objects that live until its next 1-second tick,
  * so every request promoted two of them into the old generation.
  */
@@ -53,7 +53,9 @@ interface AgentCalls {
 }
 
 export interface InFlightOptions {
-  /** How often deadlines are checked, ms. Undefined: never (no upstream timeout). */
+  /** Upstream timeout, ms: a call whose upstream makes no progress for this long is cut. Undefined: none. */
+  timeoutMs?: number;
+  /** How often deadlines are checked, ms. Default: a few times per `timeoutMs`, at most once a second. */
   sweepMs?: number;
   /** An agent's empty list is dropped after this long idle, ms (default 60 s). */
   pruneIdleMs?: number;
@@ -65,13 +67,23 @@ export class InFlight {
   #count = 0;
   #drained: (() => void) | undefined;
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #timeoutMs: number;
 
   constructor(options: InFlightOptions = {}) {
     this.#pruneIdleMs = options.pruneIdleMs ?? 60_000;
-    if (options.sweepMs !== undefined) {
-      this.#sweeper = setInterval(() => this.sweep(Date.now()), options.sweepMs);
+    this.#timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
+    const sweepMs =
+      options.sweepMs ??
+      (options.timeoutMs === undefined ? undefined : Math.min(1000, Math.max(20, Math.floor(options.timeoutMs / 5))));
+    if (sweepMs !== undefined) {
+      this.#sweeper = setInterval(() => this.sweep(Date.now()), sweepMs);
       this.#sweeper.unref();
     }
+  }
+
+  /** The deadline of a call whose upstream made progress just now (or started). */
+  deadlineFromNow(): number {
+    return Date.now() + this.#timeoutMs;
   }
 
   /** Tracks one call until `done` is called for it (once per tracked call). */

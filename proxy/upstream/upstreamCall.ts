@@ -80,11 +80,6 @@ export interface UpstreamCallContext {
   metrics: ProxyMetrics;
   /** Called with the usage the provider reported (the response is complete or was cut). */
   onUsage(report: UsageReport): void;
-  /**
-   * Upstream timeout, ms: the call is cut (UPSTREAM_TIMEOUT) when the upstream sends no headers, or no body
-   * bytes, for this long. InFlight's sweep enforces it; undici's own timeouts are off.
-   */
-  timeoutMs: number;
 }
 
 /**
@@ -121,7 +116,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
   constructor(ctx: UpstreamCallContext) {
     this.#ctx = ctx;
     this.agentId = ctx.call.agentId;
-    this.deadline = Date.now() + ctx.timeoutMs;
+    // The upstream timeout (UPSTREAM_TIMEOUT when no headers, or no body bytes, arrive for it) is InFlight's:
+    // its sweep cuts the call past `deadline`, which every sign of progress moves forward.
+    this.deadline = ctx.inFlight.deadlineFromNow();
     ctx.inFlight.track(this);
     (ctx.res as AgentResponse)[callKey] = this;
     ctx.res.on("close", onAgentClose);
@@ -145,7 +142,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
     headers: Record<string, string | string[] | undefined>,
   ) {
     if (status < 200) return; // 1xx: informational, not relayed
-    this.deadline = Date.now() + this.#ctx.timeoutMs;
+    this.deadline = this.#ctx.inFlight.deadlineFromNow();
     this.#status = status;
     this.#headers = headers;
     const contentType = String(headers["content-type"] ?? "");
@@ -167,7 +164,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.deadline = Date.now() + this.#ctx.timeoutMs;
+    this.deadline = this.#ctx.inFlight.deadlineFromNow();
     if (this.#mode === "error") {
       this.#keptBytes += chunk.length;
       if (this.#keptBytes > errorKeepBytes) controller.abort(new Error("upstream error body too large"));
@@ -191,7 +188,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler, InFlightCall {
       controller.pause();
       this.deadline = Number.POSITIVE_INFINITY;
       this.#ctx.res.once("drain", () => {
-        this.deadline = Date.now() + this.#ctx.timeoutMs;
+        this.deadline = this.#ctx.inFlight.deadlineFromNow();
         controller.resume();
       });
     }
