@@ -54,7 +54,9 @@ if ARGV[2] ~= '1' then return {'OK'} end
 if redis.call('EXISTS', KEYS[4]) == 0 then return {'OK', 'U'} end
 local p = ARGV[1]
 local g = redis.call('HMGET', KEYS[4], '*:rpm', '*:rpd', '*:usd', '*:action', p .. ':rpm', p .. ':rpd', p .. ':usd', p .. ':action')
-if not (g[1] or g[2] or g[3] or g[5] or g[6] or g[7]) then return {'OK', 'U'} end
+-- Request limits (rpm, rpd in either scope) need the exact count taken here; spend limits do not.
+local requestLimit = g[1] or g[2] or g[5] or g[6]
+if not (requestLimit or g[3] or g[7]) then return {'OK', 'U'} end
 local function breach(code, scope, kind, lim, value, action)
   local field = nil
   if action == 'tier2' then field = 'agent' elseif action == 'tier1' then field = ARGV[5] end
@@ -89,7 +91,7 @@ for s = 0, 1 do
     if n + 1 > rpd then return breach('RATE_LIMITED', scope, 'rpd', rpd, n, action) end
   end
 end
-if not (g[1] or g[2] or g[5] or g[6]) then return {'OK', 'U'} end
+if not requestLimit then return {'OK', 'U'} end
 for _, c in ipairs({{KEYS[5], ARGV[3]}, {KEYS[6], ARGV[4]}, {KEYS[8], ARGV[3]}, {KEYS[9], ARGV[4]}}) do
   if redis.call('INCR', c[1]) == 1 then redis.call('PEXPIRE', c[1], c[2]) end
 end
