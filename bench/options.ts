@@ -7,3 +7,8 @@ export function intFromEnv(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
   return value;
 }
+
+/** Node flags from the environment variable `name` (space-separated), or undefined when it is unset. */
+export function flagsFromEnv(name: string): string[] | undefined {
+  return process.env[name]?.split(" ").filter((flag) => flag !== "");
+}

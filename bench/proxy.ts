@@ -44,7 +44,7 @@ import { packageRoot } from "../scripts/lib/artifacts.ts";
 import { freePort } from "../test/support/ports.ts";
 import { startRedis, type TestRedis } from "../test/support/redis.ts";
 import { closedLoop, type LoadResult, type LoadRun, mergeRuns, openLoop, type Target } from "./loadGenerator.ts";
-import { intFromEnv, quick } from "./options.ts";
+import { flagsFromEnv, intFromEnv, quick } from "./options.ts";
 
 const seconds = intFromEnv("BENCH_SECONDS", quick ? 3 : 10);
 const concurrency = intFromEnv("BENCH_CONCURRENCY", 32);
@@ -316,9 +316,8 @@ async function main() {
     redis = await startRedis();
     const upstream = await spawnNode("bench/upstreamFixture.ts", [], {});
     const upstreamOrigin = `http://127.0.0.1:${upstream.line.port}`;
-    const baselineFlagsOption = process.env.BENCH_BASELINE_FLAGS?.trim() ?? "";
-    const baselineFlags =
-      baselineFlagsOption === "proxy" ? [...proxyNodeFlags] : baselineFlagsOption.split(" ").filter((f) => f !== "");
+    const baselineFlagsOption = flagsFromEnv("BENCH_BASELINE_FLAGS") ?? [];
+    const baselineFlags = baselineFlagsOption.join(" ") === "proxy" ? [...proxyNodeFlags] : baselineFlagsOption;
     const baseline = await spawnNode(
       "bench/baselineProxy.ts",
       [],
@@ -357,7 +356,7 @@ async function main() {
     const entry = proxyEntry();
     if (entry.build === "source")
       console.log(`note: running the proxy from TypeScript sources (${entry.staleReason}); run \`npm run build\``);
-    const proxyFlags = process.env.BENCH_PROXY_FLAGS?.split(" ").filter((f) => f !== "") ?? proxyNodeFlags;
+    const proxyFlags = flagsFromEnv("BENCH_PROXY_FLAGS") ?? proxyNodeFlags;
     const proxy = await spawnNode(entry.script, ["--port", String(port), "--json"], proxyEnv, proxyFlags);
     console.log(`proxy: ${entry.build} build, node ${[...proxyFlags, relative(packageRoot, entry.script)].join(" ")}`);
     const proxyOrigin = proxy.line.url as string;
