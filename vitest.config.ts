@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "proxy/**/*.test.ts", "indexer/**/*.test.ts", "scripts/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "bench/**/*.test.ts", "proxy/**/*.test.ts", "indexer/**/*.test.ts", "scripts/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/.ponder/**"],
     // Every test file starts real servers (Hardhat node, Redis, Ponder): give them room, and keep two files
     // at most in flight on these two-core machines.

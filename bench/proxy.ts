@@ -45,6 +45,7 @@ import { freePort } from "../test/support/ports.ts";
 import { startRedis, type TestRedis } from "../test/support/redis.ts";
 import { closedLoop, type LoadResult, type LoadRun, mergeRuns, openLoop, type Target } from "./loadGenerator.ts";
 import { flagsFromEnv, intFromEnv, quick } from "./options.ts";
+import { histogramWindow, metricValue, scrapeMetrics } from "./proxyMetrics.ts";
 
 const seconds = intFromEnv("BENCH_SECONDS", quick ? 3 : 10);
 const concurrency = intFromEnv("BENCH_CONCURRENCY", 32);
@@ -428,9 +429,10 @@ async function main() {
       }
     }
     // How well the gate batches its Redis calls under saturation (from the proxy's own metrics).
-    const metricsText = await (await request(`${proxyOrigin}/metrics`)).body.text();
-    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metricsText)?.[1] ?? Number.NaN);
-    const gateCallsPerWrite = metric("killcord_proxy_gate_redis_commands") / metric("killcord_proxy_gate_redis_writes");
+    const saturationMetrics = await scrapeMetrics(proxyOrigin);
+    const gateCallsPerWrite =
+      metricValue(saturationMetrics, "killcord_proxy_gate_redis_commands") /
+      metricValue(saturationMetrics, "killcord_proxy_gate_redis_writes");
     const merged = (list: LoadRun[], cpu?: number): LoadResult & { cpuUsPerRequest?: number } => {
       if (list.length === 0) return skipped;
       const result = mergeRuns(list);
@@ -453,6 +455,9 @@ async function main() {
     // rest of the machine lands on all three alike instead of on whichever ran during it.
     const halfRuns = { direct: [] as LoadRun[], baseline: [] as LoadRun[], killcord: [] as LoadRun[] };
     const halfRoundSeconds = Math.max(1, seconds / rounds);
+    // The proxy's own gate histogram over (c)'s rounds (warm-ups included): what the gate took inside the
+    // proxy, beside what the client saw once the machine's scheduling had added its share.
+    const beforeHalf = await scrapeMetrics(proxyOrigin);
     if (runs("half")) {
       for (let round = 0; round < rounds; round++) {
         const trace = (name: string) => traceFile(`${name}-${round}`);
@@ -466,10 +471,22 @@ async function main() {
     console.log(row("(b) fastify + undici passthrough", half.baseline));
     console.log(row("(c) killcord proxy", half.killcord));
     const addedP99Ms = half.killcord.p99Ms - half.direct.p99Ms;
+    // Each round's p99 on its own: how far the same target moves from round to round is the noise floor a
+    // difference of p99s has to be read against.
+    const roundsP99Ms = {
+      direct: halfRuns.direct.map((r) => r.p99Ms),
+      baseline: halfRuns.baseline.map((r) => r.p99Ms),
+      killcord: halfRuns.killcord.map((r) => r.p99Ms),
+    };
+    const perRound = (list: number[]) => list.map((v) => fmt(v)).join(" / ");
+    console.log(
+      `  p99 per round (ms)                 (a) ${perRound(roundsP99Ms.direct)}   (b) ${perRound(roundsP99Ms.baseline)}   (c) ${perRound(roundsP99Ms.killcord)}`,
+    );
+    const gateAtHalf = histogramWindow(beforeHalf, await scrapeMetrics(proxyOrigin), "killcord_proxy_gate_duration_seconds");
 
     // Where the proxy's memory is, after the load (V8 heap vs. buffers and native).
-    const memoryText = await (await request(`${proxyOrigin}/metrics`)).body.text();
-    const memoryOf = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(memoryText)?.[1] ?? Number.NaN) / 1e6;
+    const memoryText = await scrapeMetrics(proxyOrigin);
+    const memoryOf = (name: string) => metricValue(memoryText, name) / 1e6;
     const proxyMemory = {
       rssMb: memoryOf("killcord_proxy_process_resident_memory_bytes"),
       heapTotalMb: memoryOf("killcord_proxy_nodejs_heap_size_total_bytes"),
@@ -502,6 +519,7 @@ results
   p99 added by (c) over (a)   ${fmt(addedP99Ms, 3)} ms at ${rate} req/s (target ${checks.addedP99Ms.target} ms)  ${checks.addedP99Ms.pass ? "PASS" : "FAIL"}
   p99 added by (b) over (a)   ${fmt(half.baseline.p99Ms - half.direct.p99Ms, 3)} ms (the bare baseline, same rate: what Node + fastify + undici add here)
   p99 added by (c) over (b)   ${fmt(half.killcord.p99Ms - half.baseline.p99Ms, 3)} ms (the gate, metering and Killcord's own code)
+  gate inside the proxy       p50 <= ${fmt(gateAtHalf.p50AtMostMs)} ms, p99 <= ${fmt(gateAtHalf.p99AtMostMs)} ms, ${fmt(gateAtHalf.over1Ms * 100, 2)}% over 1 ms (its own histogram, ${gateAtHalf.count} calls at half saturation)
   proxy RSS (peak)            ${fmt(rssMb, 1)} MB with ${storeName} (target ${checks.proxyRssMb.target} MB)  ${checks.proxyRssMb.pass ? "PASS" : "FAIL"}   baseline ${fmt(baselineRss.peakMb, 1)} MB
   proxy memory after load     RSS ${fmt(proxyMemory.rssMb, 0)} MB: V8 heap ${fmt(proxyMemory.heapUsedMb, 0)} used of ${fmt(proxyMemory.heapTotalMb, 0)} MB, external ${fmt(proxyMemory.externalMb, 0)} MB
   gate alone                  ${fmt(gateAlone.sequentialUs, 1)} µs/request sequential; ${fmt(gateAlone.concurrentPerSecond, 0)} requests/s concurrent
@@ -517,7 +535,7 @@ results
       pinned,
       options: { seconds, rounds, concurrency, agents: agentCount, activeAgents, quick, proxyFlags, baselineFlags },
       saturation,
-      halfSaturation: { rate, ...half },
+      halfSaturation: { rate, ...half, roundsP99Ms, gate: gateAtHalf },
       throughputRatio,
       addedP99Ms,
       proxyRssMb: rssMb,
