@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodePacked, keccak256, parseEventLogs, zeroAddress, zeroHash } from "viem";
+import { createPublicClient, encodePacked, http, keccak256, parseEventLogs, zeroAddress, zeroHash } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { easAbi } from "../contracts/abi/EAS.ts";
 import { killcordRegistryAbi } from "../contracts/abi/KillcordRegistry.ts";
 import { schemaRegistryAbi } from "../contracts/abi/SchemaRegistry.ts";
+import { readStatus } from "../scripts/actions/readStatus.ts";
 import { encodeAgentData, registerAgent } from "../scripts/actions/registerAgent.ts";
 import { revokeAgent } from "../scripts/actions/revokeAgent.ts";
 import { renderAbiModule } from "../scripts/build-abis.ts";
@@ -129,6 +130,22 @@ describe("gas", () => {
     expect(figures.attest).toBeLessThanOrEqual(400_000n);
     expect(figures.attestSubAgent).toBeLessThanOrEqual(400_000n);
     expect(figures.revoke).toBeLessThanOrEqual(110_000n);
+  });
+});
+
+describe("readStatus", () => {
+  it("sees the caller's own revocation at once, whatever block number the client has cached", async () => {
+    // A client polling like one on a real chain (1 s and more): viem caches the block number that long.
+    const slow = {
+      ...kc,
+      publicClient: createPublicClient({ chain: kc.chain, transport: http(t.chain.rpcUrl), pollingInterval: 60_000 }),
+    };
+    const agent = await registerAgent(kc, { name: "status-reader" });
+    expect((await readStatus(slow, agent.uid)).status).toBe("active");
+    await revokeAgent(kc, agent.uid);
+    const after = await readStatus(slow, agent.uid);
+    expect(after.status).toBe("revoked");
+    expect(after.active).toBe(false);
   });
 });
 

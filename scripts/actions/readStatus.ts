@@ -22,7 +22,9 @@ export interface AgentChainStatus {
 /** The verifier's answer, read from the chain (one block for every read). */
 export async function readStatus(kc: Killcord, ref: string): Promise<AgentChainStatus> {
   const { agentId, uid } = await resolveAgent(kc, ref);
-  const blockNumber = await kc.publicClient.getBlockNumber();
+  // cacheTime 0: viem otherwise reuses a block number for a polling interval (a second or more on real chains),
+  // and a status read right after the caller's own revocation would answer from before it.
+  const blockNumber = await kc.publicClient.getBlockNumber({ cacheTime: 0 });
   const read = { address: kc.deployment.registry, abi: killcordRegistryAbi, blockNumber } as const;
   const [status, record, killed] = await Promise.all([
     kc.publicClient.readContract({ ...read, functionName: "status", args: [uid] }),
