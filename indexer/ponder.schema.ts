@@ -59,6 +59,11 @@ export const agent = onchainTable(
     depth: t.integer().notNull(),
     /** Block of the current attestation (fleet kills cover agents attested up to a block). */
     attestedBlock: t.bigint().notNull(),
+    /**
+     * Unix seconds when the current attestation or one of its delegating ancestors expires, the earliest of
+     * them; null when none does. Mirrored into the gate's flags (proxy/store/agentExpiry.ts).
+     */
+    expiresAt: t.bigint(),
     state: t.text().$type<"active" | "killed">().notNull(),
     // Why it was denied (the deny key's content), set once.
     /** "revoked" | "registry-kill" | "fleet-kill" | "ancestor-inactive" */

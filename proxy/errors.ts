@@ -12,6 +12,11 @@ export const proxyErrors = {
   AGENT_KILLED: { status: 403, retryable: false, message: "the agent was killed" },
   AGENT_SUSPENDED: { status: 403, retryable: false, message: "the agent is suspended" },
   ATTESTATION_REVOKED: { status: 403, retryable: false, message: "the agent's attestation was revoked onchain" },
+  ATTESTATION_EXPIRED: {
+    status: 403,
+    retryable: false,
+    message: "the agent's attestation (or a delegating ancestor's) has expired",
+  },
   // Operator switches.
   AGENT_DISABLED: { status: 403, retryable: false, message: "the agent is disabled by its operator (Tier 2)" },
   PROVIDER_DISABLED: { status: 403, retryable: false, message: "this provider is disabled for the agent (Tier 1)" },
@@ -40,6 +45,7 @@ export const gateDenialCodes = [
   "AGENT_KILLED",
   "AGENT_SUSPENDED",
   "ATTESTATION_REVOKED",
+  "ATTESTATION_EXPIRED",
   "AGENT_DISABLED",
   "PROVIDER_DISABLED",
   "RATE_LIMITED",

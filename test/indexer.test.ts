@@ -187,6 +187,41 @@ describe("mirroring kills into deny keys", () => {
   });
 });
 
+describe("mirroring expiry into the gate's flags", () => {
+  const expiresAt = (a: RegisteredAgent) => redis.client.hget(keys.flags(a.agentId), "expiresAt");
+  const ms = (seconds: bigint) => String(seconds * 1000n);
+
+  it("writes the earliest expiry of an agent and its ancestors, and follows a key rotation both ways", async () => {
+    const { timestamp } = await operator.publicClient.getBlock();
+    agents.expiryParent = await registerAgent(operator, { name: "exp-parent", expirationTime: timestamp + 3600n });
+    agents.expiryChild = await registerAgent(operator, { name: "exp-child", parent: agents.expiryParent.uid });
+    agents.expiryShort = await registerAgent(operator, {
+      name: "exp-short",
+      parent: agents.expiryChild.uid,
+      expirationTime: timestamp + 1800n,
+    });
+    agents.noExpiry = await registerAgent(operator, { name: "no-expiry" });
+    await indexer.waitForBlock(agents.noExpiry.blockNumber);
+    expect(await expiresAt(agents.expiryParent)).toBe(ms(timestamp + 3600n));
+    expect(await expiresAt(agents.expiryChild)).toBe(ms(timestamp + 3600n));
+    expect(await expiresAt(agents.expiryShort)).toBe(ms(timestamp + 1800n));
+    expect(await expiresAt(agents.noExpiry)).toBeNull();
+
+    // A new attestation of the agentId (key rotation) renews the agent: its expiry replaces the old one's.
+    const renewed = await registerAgent(operator, { name: "exp-parent", agentId: agents.expiryParent.agentId });
+    const expiring = await registerAgent(operator, {
+      name: "no-expiry",
+      agentId: agents.noExpiry.agentId,
+      expirationTime: timestamp + 7200n,
+    });
+    await indexer.waitForBlock(expiring.blockNumber);
+    expect(await expiresAt(renewed)).toBeNull();
+    expect(await expiresAt(expiring)).toBe(ms(timestamp + 7200n));
+    agents.expiryParent = renewed;
+    agents.noExpiry = expiring;
+  });
+});
+
 describe("status API", () => {
   it("agrees with the registry's status view", async () => {
     const refs = [
@@ -336,12 +371,20 @@ describe("replays and Redis loss", () => {
     expect(await denyKeys()).toEqual(keysBefore);
   });
 
-  it("restores every deny key after the Redis is flushed", async () => {
+  it("restores every deny key and expiry after the Redis is flushed", async () => {
     const before = await denyKeys();
+    const expiry = await redis.client.hget(keys.flags(agents.noExpiry!.agentId), "expiresAt");
+    expect(expiry).not.toBeNull();
     expect(before.size).toBeGreaterThan(8);
     await redis.client.flushall();
     await waitUntil(async () => (await denyKeys()).size === before.size, "the reconciler to restore the deny keys");
     expect(await denyKeys()).toEqual(before);
+    // The expiries of the active agents that have one come back with them (the renewed agent has none).
+    await waitUntil(
+      async () => (await redis.client.hget(keys.flags(agents.noExpiry!.agentId), "expiresAt")) === expiry,
+      "the reconciler to restore the expiries",
+    );
+    expect(await redis.client.hget(keys.flags(agents.expiryParent!.agentId), "expiresAt")).toBeNull();
     expect(await redis.client.hget(keys.indexerChain, "31337")).toBe(chain.deployment.genesisHash);
   });
 

@@ -73,9 +73,10 @@ describe("mirror and reconciler", () => {
       mirror: m,
       intervalMs: 60_000,
       listDenied: async (after) => rows.filter((r) => after === undefined || r.agentId > after),
+      listExpiring: async () => [],
     });
-    expect(await reconciler.run()).toEqual({ checked: 3, restored: 2 });
-    expect(await reconciler.run()).toEqual({ checked: 3, restored: 0 });
+    expect(await reconciler.run()).toEqual({ checked: 3, restored: 2, expiring: 0 });
+    expect(await reconciler.run()).toEqual({ checked: 3, restored: 0, expiring: 0 });
     expect((await readDenyKey(redis.client, denied(1).agentId))?.how).toBe("registry-kill");
     expect(await redis.client.xlen(keys.killStream)).toBe(3);
   });
@@ -88,13 +89,19 @@ describe("mirror and reconciler", () => {
       intervalMs: 60_000,
       pageSize: 3,
       listDenied: async (after, limit) => rows.filter((r) => after === undefined || r.agentId > after).slice(0, limit),
+      listExpiring: async (after, limit) =>
+        rows
+          .filter((r) => after === undefined || r.agentId > after)
+          .slice(0, limit)
+          .map((r) => ({ agentId: r.agentId, expiresAtMs: 5_000, block: 1 })),
     });
-    expect(await reconciler.run()).toEqual({ checked: 7, restored: 7 });
+    expect(await reconciler.run()).toEqual({ checked: 7, restored: 7, expiring: 7 });
+    expect(await redis.client.hget(keys.flags(rows[6]!.agentId), "expiresAt")).toBe("5000");
   });
 
   it("keeps denials made while Redis is down and writes them when it returns", async () => {
     const m = await connected();
-    reconciler = createReconciler({ mirror: m, intervalMs: 60_000, listDenied: async () => [] });
+    reconciler = createReconciler({ mirror: m, intervalMs: 60_000, listDenied: async () => [], listExpiring: async () => [] });
     reconciler.start();
     await redis.stop();
     await waitUntil(async () => !m.verified, "the mirror to notice Redis is down");
@@ -105,6 +112,39 @@ describe("mirror and reconciler", () => {
     // The queue is cleared once the whole write (deny key, then kill-stream entry) is confirmed, a moment later.
     await waitUntil(async () => m.pending === 0, "the queue to clear");
     expect(await redis.client.xlen(keys.killStream)).toBe(1);
+  });
+
+  it("writes an agent's expiry, lets a newer attestation renew or remove it but never an older one", async () => {
+    const m = await connected();
+    const agentId = denied(6).agentId;
+    const expiresAt = () => redis.client.hget(keys.flags(agentId), "expiresAt");
+    await m.expire([{ agentId, expiresAtMs: 1_000, block: 10 }]);
+    expect(await expiresAt()).toBe("1000");
+    // A replay or a reconciler pass that read the tables before the renewal below: ignored once it lands.
+    await m.expire([{ agentId, expiresAtMs: 2_000, block: 12 }]);
+    await m.expire([{ agentId, expiresAtMs: 1_000, block: 10 }]);
+    expect(await expiresAt()).toBe("2000");
+    await m.expire([{ agentId, expiresAtMs: null, block: 13 }]);
+    expect(await expiresAt()).toBeNull();
+    // The gate's other flags are left alone.
+    await redis.client.hset(keys.flags(agentId), "agent", "0");
+    await m.expire([{ agentId, expiresAtMs: 3_000, block: 14 }]);
+    expect(await redis.client.hgetall(keys.flags(agentId))).toEqual({ agent: "0", expiresAt: "3000", expiresBlock: "14" });
+  });
+
+  it("keeps expiries written while Redis is down, the latest per agent, and writes them when it returns", async () => {
+    const m = await connected();
+    reconciler = createReconciler({ mirror: m, intervalMs: 60_000, listDenied: async () => [], listExpiring: async () => [] });
+    reconciler.start();
+    await redis.stop();
+    await waitUntil(async () => !m.verified, "the mirror to notice Redis is down");
+    const agentId = denied(7).agentId;
+    await m.expire([{ agentId, expiresAtMs: 9_000, block: 21 }]);
+    await m.expire([{ agentId, expiresAtMs: 8_000, block: 20 }]);
+    expect(m.pending).toBe(1);
+    await redis.start();
+    await waitUntil(async () => (await redis.client.hget(keys.flags(agentId), "expiresAt")) === "9000", "the queued expiry");
+    await waitUntil(async () => m.pending === 0, "the queue to clear");
   });
 
   it("refuses a Redis that mirrors another instance of the chain", async () => {

@@ -1,11 +1,12 @@
 /**
  * The indexer's Redis side: writes deny keys and kill-stream entries for agents the handlers just marked
- * killed. Redis is a mirror, never the source of truth: a write that fails (Redis down, slow, failing over)
+ * killed, and each registered agent's expiry into the gate's flags (proxy/store/agentExpiry.ts). Redis is a mirror, never the source of truth: a write that fails (Redis down, slow, failing over)
  * is logged and left to the reconciler, which re-asserts every denied agent from the tables as soon as the
  * connection is back. So a handler never crashes the indexer and never waits on Redis longer than one command
  * timeout.
  */
 import { Redis } from "ioredis";
+import { type AgentExpiry, writeAgentExpiry } from "../../proxy/store/agentExpiry.ts";
 import { denyAndAnnounce } from "../../proxy/store/denyKey.ts";
 import { keys } from "../../proxy/store/keys.ts";
 import { type ChainIdentity, checkRedisIdentity } from "./chainIdentity.ts";
@@ -32,13 +33,15 @@ export interface Mirror {
    * changed, so a replayed handler adds nothing. Returns how many keys changed; never throws.
    */
   deny(rows: readonly DeniedAgent[]): Promise<number>;
+  /** Writes agents' expiries (an older attestation's never replaces a newer one's); never throws. */
+  expire(rows: readonly AgentExpiry[]): Promise<void>;
   /**
-   * Writes the denials that could not be written when they happened (Redis down or not yet verified). They
+   * Writes the denials and expiries that could not be written when they happened (Redis down or not yet verified). They
    * may belong to blocks whose rows are not committed yet, which the reconciler's table scan would miss.
    * Throws when Redis fails; what was not written stays queued.
    */
   flushPending(): Promise<number>;
-  /** Denials waiting for Redis. */
+  /** Denials and expiries waiting for Redis. */
   readonly pending: number;
   /** Re-checks (and after a flush re-records) the chain identity in Redis; false when Redis is unreachable. */
   verify(): Promise<boolean>;
@@ -76,6 +79,16 @@ export function createMirror(options: MirrorOptions): Mirror {
       if (pending.size >= maxPending) return;
       // The first denial of an agent wins, as in the deny key.
       if (!pending.has(row.agentId)) pending.set(row.agentId, row);
+    }
+  };
+  const pendingExpiries = new Map<string, AgentExpiry>();
+  const queueExpiries = (rows: readonly AgentExpiry[]) => {
+    for (const row of rows) {
+      const queued = pendingExpiries.get(row.agentId);
+      // The latest attestation's expiry wins, as in Redis.
+      if (queued !== undefined && BigInt(queued.block) > BigInt(row.block)) continue;
+      if (queued === undefined && pendingExpiries.size >= maxPending) continue;
+      pendingExpiries.set(row.agentId, row);
     }
   };
 
@@ -142,7 +155,7 @@ export function createMirror(options: MirrorOptions): Mirror {
       return verified;
     },
     get pending() {
-      return pending.size;
+      return pending.size + pendingExpiries.size;
     },
     async deny(rows) {
       if (rows.length === 0) return 0;
@@ -161,7 +174,26 @@ export function createMirror(options: MirrorOptions): Mirror {
         return 0;
       }
     },
+    async expire(rows) {
+      if (rows.length === 0) return;
+      if (!verified) {
+        queueExpiries(rows);
+        catchUp();
+        return;
+      }
+      try {
+        await Promise.all(rows.map((row) => writeAgentExpiry(redis, row)));
+      } catch (error) {
+        queueExpiries(rows);
+        reportOutage(error);
+        catchUp();
+      }
+    },
     async flushPending() {
+      const expiries = [...pendingExpiries.values()];
+      await Promise.all(expiries.map((row) => writeAgentExpiry(redis, row)));
+      // Only what was written leaves the queue; a newer expiry queued meanwhile stays.
+      for (const row of expiries) if (pendingExpiries.get(row.agentId) === row) pendingExpiries.delete(row.agentId);
       if (pending.size === 0) return 0;
       const rows = [...pending.values()];
       const changed = await write(rows);

@@ -3,8 +3,10 @@
  * itself after a flush, a failover to an empty replica, or an outage during which handlers could not write.
  * Runs at start, every `intervalMs`, whenever the Redis connection comes back, and soon after a failed write.
  * Writes are add-only (`denyAndAnnounce`): an existing key is left alone and announces nothing; a restored one
- * is announced on the kill stream again, since whoever lost the key lost the stream too.
+ * is announced on the kill stream again, since whoever lost the key lost the stream too. It also re-asserts the
+ * expiry of every active agent that has one (agentExpiry.ts: a write for an older attestation is ignored).
  */
+import { type AgentExpiry, writeAgentExpiry } from "../../proxy/store/agentExpiry.ts";
 import { denyAndAnnounce } from "../../proxy/store/denyKey.ts";
 import { type DeniedAgent, denyRecordOf } from "./denyRecord.ts";
 import { log } from "./log.ts";
@@ -13,11 +15,16 @@ import type { Mirror } from "./mirror.ts";
 /** One page of killed agents, ordered by agentId, strictly after `after` (undefined: from the start). */
 export type ListDenied = (after: string | undefined, limit: number) => Promise<DeniedAgent[]>;
 
+/** One page of active agents that expire, ordered by agentId, strictly after `after`. */
+export type ListExpiring = (after: string | undefined, limit: number) => Promise<AgentExpiry[]>;
+
 export interface ReconcileResult {
   /** Killed agents found in the tables. */
   checked: number;
   /** Deny keys that were missing and were written again. */
   restored: number;
+  /** Active agents whose expiry was re-asserted. */
+  expiring: number;
 }
 
 export interface Reconciler {
@@ -32,6 +39,7 @@ export interface Reconciler {
 export interface ReconcilerOptions {
   mirror: Mirror;
   listDenied: ListDenied;
+  listExpiring: ListExpiring;
   /** Period of the full pass, in milliseconds. */
   intervalMs: number;
   /** Agents per page (and per burst of Redis writes). Default 500. */
@@ -39,7 +47,7 @@ export interface ReconcilerOptions {
 }
 
 export function createReconciler(options: ReconcilerOptions): Reconciler {
-  const { mirror, listDenied } = options;
+  const { mirror, listDenied, listExpiring } = options;
   const pageSize = options.pageSize ?? 500;
   let timer: NodeJS.Timeout | undefined;
   let soon: NodeJS.Timeout | undefined;
@@ -63,7 +71,17 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       if (page.length < pageSize) break;
     }
     if (restored > 0) log.info(`reconciler restored ${restored} missing deny key(s) of ${checked} killed agent(s)`);
-    return { checked, restored };
+    let expiring = 0;
+    after = undefined;
+    for (;;) {
+      const page = await listExpiring(after, pageSize);
+      if (page.length === 0) break;
+      await Promise.all(page.map((row) => writeAgentExpiry(mirror.redis, row)));
+      expiring += page.length;
+      after = page[page.length - 1]?.agentId;
+      if (page.length < pageSize) break;
+    }
+    return { checked, restored, expiring };
   };
 
   const pass = async () => {

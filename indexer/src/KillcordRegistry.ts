@@ -17,6 +17,7 @@ import {
   killFacts,
   revokedReason,
 } from "./deny.ts";
+import { agentExpiryOf, effectiveExpiry, mirrorExpiry } from "./expiry.ts";
 
 const lower = (address: string) => address.toLowerCase() as Hex;
 
@@ -55,7 +56,9 @@ ponder.on("KillcordRegistry:AgentRegistered", async ({ event, context }) => {
   if (registry.parent !== null) {
     await context.db.update(attestation, { uid: registry.parent }).set((row) => ({ childCount: row.childCount + 1 }));
   }
-  const current = { uid, ...registry, attestedBlock: event.block.number };
+  const current = { uid, ...registry, attestedBlock: event.block.number, expiresAt: await effectiveExpiry(context.db, uid) };
+  // The gate's copy first (as with deny keys). A new attestation replaces the agentId's expiry: renewed, or gone.
+  await mirrorExpiry(agentExpiryOf(current));
   // A new attestation for a live agentId supersedes the old one; a denied agentId stays denied (add-only).
   await context.db
     .insert(agent)

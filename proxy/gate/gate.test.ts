@@ -117,6 +117,26 @@ describe("gate", () => {
     expect(await check(credential)).toMatchObject({ allowed: false, code: "AGENT_KILLED" });
   });
 
+  it("denies an agent once its attestation's expiry (by Redis's clock) has come, and only then", async () => {
+    const { agentId, credential } = await registered();
+    const [seconds] = await redis.client.time();
+    const redisNow = Number(seconds) * 1000;
+    await redis.client.hset(keys.flags(agentId), "expiresAt", String(redisNow + 60_000));
+    expect(await check(credential)).toMatchObject({ allowed: true });
+    await redis.client.hset(keys.flags(agentId), "expiresAt", String(redisNow - 1_000));
+    expect(await check(credential)).toEqual({ allowed: false, code: "ATTESTATION_EXPIRED" });
+    // Before the credential's own state, and whether or not the call would count guardrails.
+    await redis.client.hset(keys.credential(agentId, credential.secretHash), "revokedAt", String(redisNow));
+    expect(await check(credential)).toMatchObject({ code: "ATTESTATION_EXPIRED" });
+    expect(await gate.check({ credential, provider: "openai", count: false })).toMatchObject({ code: "ATTESTATION_EXPIRED" });
+    // An unreadable expiry denies (fail closed); a renewal (the indexer replaces or removes the field) allows.
+    await redis.client.hdel(keys.credential(agentId, credential.secretHash), "revokedAt");
+    await redis.client.hset(keys.flags(agentId), "expiresAt", "soon");
+    expect(await check(credential)).toMatchObject({ code: "ATTESTATION_EXPIRED" });
+    await redis.client.hdel(keys.flags(agentId), "expiresAt");
+    expect(await check(credential)).toMatchObject({ allowed: true });
+  });
+
   it("denies a revoked credential and one issued before the cut-off", async () => {
     const a = await registered();
     await redis.client.hset(keys.credential(a.agentId, a.credential.secretHash), "revokedAt", String(Date.now()));

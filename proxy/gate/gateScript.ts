@@ -5,22 +5,23 @@
  * Order of checks (first failure wins):
  *   1. the credential exists                       else INVALID_CREDENTIAL (reveals nothing else)
  *   2. deny key                                    AGENT_KILLED / AGENT_SUSPENDED / ATTESTATION_REVOKED
- *   3. credential revoked, or issued before cutoff CREDENTIAL_REVOKED
- *   4. Tier 2 (flags.agent == "0")                 AGENT_DISABLED
- *   5. Tier 1 (flags["provider:<name>"] == "0")    PROVIDER_DISABLED
- *   6. guardrails, all-providers scope "*" then the provider's scope:
+ *   3. attestation expired (flags.expiresAt)       ATTESTATION_EXPIRED (Redis TIME is read only when it is set)
+ *   4. credential revoked, or issued before cutoff CREDENTIAL_REVOKED
+ *   5. Tier 2 (flags.agent == "0")                 AGENT_DISABLED
+ *   6. Tier 1 (flags["provider:<name>"] == "0")    PROVIDER_DISABLED
+ *   7. guardrails, all-providers scope "*" then the provider's scope:
  *        spend today >= usd limit                  BUDGET_EXCEEDED
  *        requests this minute / day + 1 > limit    RATE_LIMITED
  *      A breach trips the scope's configured action ("tier1": this provider, "tier2": the agent) by writing
  *      the flag and `tripped:<flag field>` (JSON: why) into the flags hash, once.
- *   7. otherwise OK. When the agent has a request limit (rpm or rpd, either scope) the request counters are
+ *   8. otherwise OK. When the agent has a request limit (rpm or rpd, either scope) the request counters are
  *      incremented here (same script, so exactly N of N+M concurrent requests pass a limit of N) and the
  *      reply is {"OK"}. Without one, nothing depends on the counters being exact this instant: the reply is
  *      {"OK", "U"} (uncounted) and the proxy adds the request to its usage meter, which writes the counts with
  *      the spend (meterLua) within a flush interval. That keeps 4 INCRs off every request of agents
  *      without request limits (bench: about a third of the script's Redis time); an agent with no
  *      guardrails at all costs an EXISTS instead of an 8-field HMGET (another ~11% of it).
- * With ARGV[2] = "0" the script authenticates and checks 1-5 but neither checks nor counts guardrails (used
+ * With ARGV[2] = "0" the script authenticates and checks 1-6 but neither checks nor counts guardrails (used
  * when the provider connection does not exist, so a 404 does not spend the agent's rate).
  *
  * KEYS: deny, flags, credential, guardrails, then the usage counters rpm, rpd, usd for "*" and for the provider.
@@ -40,8 +41,13 @@ if deny then
   -- An unreadable deny key still denies: fail closed.
   return {'DENY', 'AGENT_KILLED', 'killed'}
 end
+local flags = redis.call('HMGET', KEYS[2], 'agent', ARGV[5], 'cutoff', 'expiresAt')
+if flags[4] then
+  -- An unreadable expiry counts as past: fail closed.
+  local t = redis.call('TIME')
+  if t[1] * 1000 + math.floor(t[2] / 1000) >= (tonumber(flags[4]) or 0) then return {'ATTESTATION_EXPIRED'} end
+end
 if cred[2] then return {'CREDENTIAL_REVOKED'} end
-local flags = redis.call('HMGET', KEYS[2], 'agent', ARGV[5], 'cutoff')
 if flags[3] then
   local cutoff = tonumber(flags[3]) or math.huge
   local issued = tonumber(cred[1]) or 0

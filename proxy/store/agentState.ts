@@ -7,6 +7,12 @@
  *     agent            "0" = Tier 2 off (AGENT_DISABLED); absent or "1" = on
  *     provider:<name>  "0" = Tier 1 off for that provider connection (PROVIDER_DISABLED); absent or "1" = on
  *     cutoff           ms epoch; credentials issued before it are dead (CREDENTIAL_REVOKED)
+ *     expiresAt        ms epoch; from then on the agent is denied (ATTESTATION_EXPIRED): the earliest expiration
+ *                      time of its current attestation and its delegating ancestors'. Written by the indexer
+ *                      (the chain's mirror, like deny keys), absent when none of them expires. Unlike a deny
+ *                      key it follows the chain both ways: a new attestation of the agentId (key rotation)
+ *                      replaces it, so an expired agent can be renewed.
+ *     expiresBlock     block of the attestation `expiresAt` describes (agentExpiry.ts: older never overwrites newer)
  *     tripped:<field>  JSON reason a guardrail wrote when it switched <field> ("agent" or "provider:<name>") off;
  *                      the control plane shows it and clears it when the operator switches the field on again
  * - keys.credential(agentId, secretHash): Redis hash, one per issued credential

@@ -4,13 +4,14 @@
 import { db, publicClients } from "ponder:api";
 import schema from "ponder:schema";
 import { Hono } from "hono";
-import { and, asc, eq, graphql, gt } from "ponder";
+import { and, asc, eq, graphql, gt, isNotNull } from "ponder";
 import { startChainGuard } from "../../lib/chainGuard.ts";
 import { resetAdvice, resolveDeployment } from "../../lib/chainIdentity.ts";
 import { log } from "../../lib/log.ts";
 import { createMirror, installMirror } from "../../lib/mirror.ts";
 import { createReconciler } from "../../lib/reconciler.ts";
 import { loadSettings, redactUrl } from "../../lib/settings.ts";
+import { agentExpiryOf } from "../expiry.ts";
 import { statusRoutes } from "./status.ts";
 
 const settings = loadSettings();
@@ -31,6 +32,16 @@ const reconciler = createReconciler({
       )
       .orderBy(asc(schema.agent.agentId))
       .limit(limit),
+  listExpiring: async (after, limit) => {
+    const expiring = and(eq(schema.agent.state, "active"), isNotNull(schema.agent.expiresAt));
+    const rows = await db
+      .select()
+      .from(schema.agent)
+      .where(after === undefined ? expiring : and(expiring, gt(schema.agent.agentId, after as `0x${string}`)))
+      .orderBy(asc(schema.agent.agentId))
+      .limit(limit);
+    return rows.map(agentExpiryOf);
+  },
 });
 reconciler.start();
 const guard = startChainGuard({
