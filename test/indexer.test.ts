@@ -12,8 +12,11 @@ import { revokeAgent } from "../scripts/actions/revokeAgent.ts";
 import { agentStatusName } from "../scripts/lib/agentStatus.ts";
 import { type Killcord, sendContract } from "../scripts/lib/killcord.ts";
 import { startChain, type TestChain, testKeys } from "./support/chain.ts";
+import { addProvider, issueCredential, linkAgent, loginOperator } from "./support/operator.ts";
 import { startPonder, type TestIndexer } from "./support/ponder.ts";
+import { startTestProxy } from "./support/proxy.ts";
 import { startRedis, type TestRedis } from "./support/redis.ts";
+import { startFixtureUpstream } from "./support/upstream.ts";
 
 let chain: TestChain;
 let redis: TestRedis;
@@ -92,6 +95,54 @@ async function api(path: string): Promise<{ status: number; body: any }> {
 }
 
 const agents: Record<string, RegisteredAgent> = {};
+
+describe("the proxy, fed by the indexer", () => {
+  it("makes the proxy stop the agent once its attestation has expired, until a new attestation renews it", async () => {
+    const [upstream, proxy] = await Promise.all([startFixtureUpstream({ quiet: true }), startTestProxy({ redis, chain })]);
+    try {
+      const session = await loginOperator(proxy.url, testKeys.operator, chain);
+      // A few seconds past the next block's time (the node keeps its clock ahead of the wall clock by the
+      // seconds it skipped to mine several blocks within one).
+      const { timestamp } = await operator.publicClient.getBlock({ blockTag: "pending" });
+      const expiry = timestamp + 5n;
+      const short = await registerAgent(operator, { name: "short-lived", expirationTime: expiry });
+      await indexer.waitForBlock(short.blockNumber);
+      await linkAgent(session, short.agentId);
+      await addProvider(session, short.agentId, {
+        name: "openai",
+        baseUrl: upstream.baseUrl,
+        apiKey: "sk-test",
+        style: "openai",
+      });
+      const credential = await issueCredential(session, short.agentId);
+      const ask = async () => {
+        const res = await fetch(`${proxy.url}/openai/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${credential}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "m", messages: [] }),
+        });
+        return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
+      };
+      expect(await ask()).toEqual({ status: 200, code: undefined });
+
+      // The gate reads the wall clock (Redis TIME), which the local chain's clock runs ahead of by about a
+      // second per block mined within a second of the last (hence this test comes first in the file).
+      const waitMs = Number(expiry) * 1000 - Date.now();
+      expect(waitMs, "the test chain's clock is far ahead of the wall clock").toBeLessThan(30_000);
+      await new Promise((r) => setTimeout(r, Math.max(0, waitMs) + 50));
+      const seen = upstream.seen.length;
+      expect(await ask()).toEqual({ status: 403, code: "ATTESTATION_EXPIRED" });
+      expect(upstream.seen.length).toBe(seen);
+
+      const renewed = await registerAgent(operator, { name: "short-lived", agentId: short.agentId });
+      await indexer.waitForBlock(renewed.blockNumber);
+      expect(await ask()).toEqual({ status: 200, code: undefined });
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
 
 describe("mirroring kills into deny keys", () => {
   it("denies an agent whose attestation is revoked on EAS, with one kill-stream entry", async () => {
