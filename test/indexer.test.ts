@@ -12,7 +12,7 @@ import { revokeAgent } from "../scripts/actions/revokeAgent.ts";
 import { agentStatusName } from "../scripts/lib/agentStatus.ts";
 import { type Killcord, sendContract } from "../scripts/lib/killcord.ts";
 import { startChain, type TestChain, testKeys } from "./support/chain.ts";
-import { addProvider, issueCredential, linkAgent, loginOperator } from "./support/operator.ts";
+import { addProvider, agentView, issueCredential, linkAgent, loginOperator } from "./support/operator.ts";
 import { startPonder, type TestIndexer } from "./support/ponder.ts";
 import { startTestProxy } from "./support/proxy.ts";
 import { startRedis, type TestRedis } from "./support/redis.ts";
@@ -124,6 +124,8 @@ describe("the proxy, fed by the indexer", () => {
         return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
       };
       expect(await ask()).toEqual({ status: 200, code: undefined });
+      // The operator sees it in the proxy's view of the agent.
+      expect((await agentView(session, short.agentId)).gate.expiresAt).toBe(Number(expiry) * 1000);
 
       // The gate reads the wall clock (Redis TIME), which the local chain's clock runs ahead of by about a
       // second per block mined within a second of the last (hence this test comes first in the file).

@@ -94,6 +94,8 @@ export interface GateView {
   /** Tier 1 per provider as the gate reads it. */
   providers: Record<string, boolean>;
   credentialCutoff: number | null;
+  /** When the attestation (or an ancestor's) expires, ms epoch, as the indexer mirrored it; null: never. */
+  expiresAt: number | null;
   /** Switches a guardrail breach turned off, by flag field ("agent", "provider:<name>"), with why. */
   tripped: Record<string, unknown>;
   deny: DenyRecord | null;
@@ -150,6 +152,7 @@ export async function readGateView(redis: Redis, agentId: string, providerNames:
       agentEnabled: flags.agent !== "0",
       providers,
       credentialCutoff: flags.cutoff === undefined ? null : Number(flags.cutoff),
+      expiresAt: flags.expiresAt === undefined ? null : Number(flags.expiresAt),
       tripped,
       deny,
       guardrails,

@@ -250,6 +250,10 @@ export function describeProxyView(view: Record<string, any>): string[] {
     `  Tier 2    ${gate.agentEnabled ? "enabled" : "DISABLED"}${view.enabled === gate.agentEnabled ? "" : ` (stored: ${view.enabled ? "enabled" : "disabled"})`}`,
   ];
   if (gate.deny) lines.push(`  denied    ${gate.deny.state} (${gate.deny.code}): ${gate.deny.reason}`);
+  if (typeof gate.expiresAt === "number") {
+    const at = new Date(gate.expiresAt).toISOString();
+    lines.push(`  expires   ${at}${gate.expiresAt <= Date.now() ? " (EXPIRED: calls are denied)" : ""}`);
+  }
   for (const [field, why] of Object.entries(gate.tripped ?? {})) lines.push(`  tripped   ${field}: ${JSON.stringify(why)}`);
   for (const p of view.providers ?? []) {
     const usage = gate.usage?.[p.name];
