@@ -1,7 +1,8 @@
 /**
  * The indexer's Redis side: writes deny keys and kill-stream entries for agents the handlers just marked
- * killed, and each registered agent's expiry into the gate's flags (proxy/store/agentExpiry.ts). Redis is a mirror, never the source of truth: a write that fails (Redis down, slow, failing over)
- * is logged and left to the reconciler, which re-asserts every denied agent from the tables as soon as the
+ * killed, and each registered agent's expiry into the gate's flags (proxy/store/agentExpiry.ts). Redis is a
+ * mirror, never the source of truth: a write that fails (Redis down, slow, failing over) is logged and left to
+ * the reconciler, which re-asserts every denied agent (and every expiry) from the tables as soon as the
  * connection is back. So a handler never crashes the indexer and never waits on Redis longer than one command
  * timeout.
  */
@@ -36,8 +37,9 @@ export interface Mirror {
   /** Writes agents' expiries (an older attestation's never replaces a newer one's); never throws. */
   expire(rows: readonly AgentExpiry[]): Promise<void>;
   /**
-   * Writes the denials and expiries that could not be written when they happened (Redis down or not yet verified). They
-   * may belong to blocks whose rows are not committed yet, which the reconciler's table scan would miss.
+   * Writes the denials and expiries that could not be written when they happened (Redis down or not yet
+   * verified). They may belong to blocks whose rows are not committed yet, which the reconciler's table scan
+   * would miss.
    * Throws when Redis fails; what was not written stays queued.
    */
   flushPending(): Promise<number>;
