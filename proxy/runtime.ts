@@ -32,7 +32,11 @@ import { packageRoot } from "../scripts/lib/packageRoot.ts";
  * threads compete with the proxy's own thread and its peers, and a marking cycle stretched over busy cores
  * is what requests waiting in the proxy feel. Same work on the main thread instead: in three paired bench runs
  * (same flags otherwise) (c)/(b) throughput 0.700/0.708/0.713 against 0.684/0.697/0.661, p99 added at half
- * saturation +3.5/+3.6/+9.0 ms against +10.4/+13.3/+12.3 ms, RSS peak 121-136 MB either way.
+ * saturation +3.5/+3.6/+9.0 ms against +10.4/+13.3/+12.3 ms, RSS peak 121-136 MB either way. The price: an
+ * old-generation cycle marks on the proxy's thread (~90 ms of steps in one traced run, against 1-9 ms with
+ * concurrent marking), and a half-saturation round that holds one has a p99 of 80-150 ms. Re-checked
+ * 2026-11-29 without the flag: such rounds still came (a 96 ms p99 round in two runs), with RSS peaks of 135 and
+ * 153 MB, so the flag stays.
  */
 export const proxyNodeFlags: readonly string[] = [
   "--max-semi-space-size=4",
