@@ -192,14 +192,17 @@ export function createMirror(options: MirrorOptions): Mirror {
       }
     },
     async flushPending() {
+      // Kills first: a failed expiry write must not hold them back.
+      let changed = 0;
+      if (pending.size > 0) {
+        const rows = [...pending.values()];
+        changed = await write(rows);
+        for (const row of rows) pending.delete(row.agentId);
+      }
       const expiries = [...pendingExpiries.values()];
       await Promise.all(expiries.map((row) => writeAgentExpiry(redis, row)));
       // Only what was written leaves the queue; a newer expiry queued meanwhile stays.
       for (const row of expiries) if (pendingExpiries.get(row.agentId) === row) pendingExpiries.delete(row.agentId);
-      if (pending.size === 0) return 0;
-      const rows = [...pending.values()];
-      const changed = await write(rows);
-      for (const row of rows) pending.delete(row.agentId);
       return changed;
     },
     verify,
