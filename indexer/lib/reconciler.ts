@@ -56,31 +56,35 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   let failures = 0;
   let stopped = true;
 
+  /** Runs `fn` on every page of `list` (ordered by agentId); returns how many rows there were. */
+  const eachPage = async <T extends { agentId: string }>(
+    list: (after: string | undefined, limit: number) => Promise<T[]>,
+    fn: (page: T[]) => Promise<void>,
+  ): Promise<number> => {
+    let count = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await list(after, pageSize);
+      if (page.length === 0) break;
+      await fn(page);
+      count += page.length;
+      after = page[page.length - 1]?.agentId;
+      if (page.length < pageSize) break;
+    }
+    return count;
+  };
+
   const run = async (): Promise<ReconcileResult> => {
     if (!(await mirror.verify())) throw new Error("Redis is not available");
     let restored = await mirror.flushPending();
-    let checked = 0;
-    let after: string | undefined;
-    for (;;) {
-      const page = await listDenied(after, pageSize);
-      if (page.length === 0) break;
+    const checked = await eachPage(listDenied, async (page) => {
       const results = await Promise.all(page.map((row) => denyAndAnnounce(mirror.redis, row.agentId, denyRecordOf(row))));
-      checked += page.length;
       restored += results.filter((r) => r.changed).length;
-      after = page[page.length - 1]?.agentId;
-      if (page.length < pageSize) break;
-    }
+    });
     if (restored > 0) log.info(`reconciler restored ${restored} missing deny key(s) of ${checked} killed agent(s)`);
-    let expiring = 0;
-    after = undefined;
-    for (;;) {
-      const page = await listExpiring(after, pageSize);
-      if (page.length === 0) break;
+    const expiring = await eachPage(listExpiring, async (page) => {
       await Promise.all(page.map((row) => writeAgentExpiry(mirror.redis, row)));
-      expiring += page.length;
-      after = page[page.length - 1]?.agentId;
-      if (page.length < pageSize) break;
-    }
+    });
     return { checked, restored, expiring };
   };
 
