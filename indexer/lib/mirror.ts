@@ -112,6 +112,32 @@ export function createMirror(options: MirrorOptions): Mirror {
     for (const fn of catchUps) fn();
   };
 
+  /**
+   * Writes now when Redis is verified; otherwise, or when the write fails, queues the rows for the reconciler's
+   * catch-up. Never throws; resolves to what the write returned (0 when queued).
+   */
+  const writeOrQueue = async <T>(
+    rows: readonly T[],
+    writeRows: (rows: readonly T[]) => Promise<number>,
+    queueRows: (rows: readonly T[]) => void,
+  ): Promise<number> => {
+    if (rows.length === 0) return 0;
+    if (!verified) {
+      // Not connected (or not yet checked): written as soon as Redis is verified.
+      queueRows(rows);
+      catchUp();
+      return 0;
+    }
+    try {
+      return await writeRows(rows);
+    } catch (error) {
+      queueRows(rows);
+      reportOutage(error);
+      catchUp();
+      return 0;
+    }
+  };
+
   const reportOutage = (error: unknown) => {
     if (outage) return;
     outage = true;
@@ -159,37 +185,16 @@ export function createMirror(options: MirrorOptions): Mirror {
     get pending() {
       return pending.size + pendingExpiries.size;
     },
-    async deny(rows) {
-      if (rows.length === 0) return 0;
-      if (!verified) {
-        // Not connected (or not yet checked): written as soon as Redis is verified.
-        queue(rows);
-        catchUp();
-        return 0;
-      }
-      try {
-        return await write(rows);
-      } catch (error) {
-        queue(rows);
-        reportOutage(error);
-        catchUp();
-        return 0;
-      }
-    },
+    deny: (rows) => writeOrQueue(rows, write, queue),
     async expire(rows) {
-      if (rows.length === 0) return;
-      if (!verified) {
-        queueExpiries(rows);
-        catchUp();
-        return;
-      }
-      try {
-        await Promise.all(rows.map((row) => writeAgentExpiry(redis, row)));
-      } catch (error) {
-        queueExpiries(rows);
-        reportOutage(error);
-        catchUp();
-      }
+      await writeOrQueue(
+        rows,
+        async (r) => {
+          await Promise.all(r.map((row) => writeAgentExpiry(redis, row)));
+          return 0;
+        },
+        queueExpiries,
+      );
     },
     async flushPending() {
       // Kills first: a failed expiry write must not hold them back.
